@@ -1,0 +1,25 @@
+"""Checks shared by the tests."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def assert_every_parameter_gets_gradient(module: nn.Module, loss: torch.Tensor) -> None:
+    """Backpropagate ``loss`` and require a finite, non-zero gradient on every parameter."""
+    module.zero_grad(set_to_none=True)
+    loss.backward()
+    for name, param in module.named_parameters():
+        assert param.grad is not None, f"{name} received no gradient"
+        assert torch.isfinite(param.grad).all(), f"{name} has a non-finite gradient"
+        assert param.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+
+
+def assert_weights_are_distribution(weights: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+    """Weights sum to 1 over attendable positions and are exactly 0 elsewhere."""
+    if mask is not None:
+        mask = mask.expand_as(weights)
+        assert (weights[~mask] == 0).all(), "a masked position has non-zero weight"
+    sums = weights.sum(-1)
+    torch.testing.assert_close(sums, torch.ones_like(sums))

@@ -1,0 +1,36 @@
+"""The shared attention core. Every attention module returns ``(context, weights)``;
+masks are bool with True = may attend, built by :func:`padding_mask` / :func:`causal_mask`."""
+
+from .additive import AdditiveAttention, additive_scores
+from .gaussian import GaussianAttention, GaussianWindow, filterbank
+from .local import LocalAttention
+from .luong import LuongAttention
+from .masks import attend, causal_mask, masked_softmax, padding_mask, weighted_sum
+from .multihead import MultiHeadAttention
+from .pooling import AttentionPooling
+from .positional import PositionalEncoding, sinusoids
+from .scaled_dot import ScaledDotProductAttention
+from .spatial import HardAttention, HardAttentionOutput, SoftAttention
+
+__all__ = [
+    "AdditiveAttention",
+    "AttentionPooling",
+    "GaussianAttention",
+    "GaussianWindow",
+    "HardAttention",
+    "HardAttentionOutput",
+    "LocalAttention",
+    "LuongAttention",
+    "MultiHeadAttention",
+    "PositionalEncoding",
+    "ScaledDotProductAttention",
+    "SoftAttention",
+    "additive_scores",
+    "attend",
+    "causal_mask",
+    "filterbank",
+    "masked_softmax",
+    "padding_mask",
+    "sinusoids",
+    "weighted_sum",
+]

@@ -1,0 +1,81 @@
+"""Additive (Bahdanau) attention: score(q, k) = v^T tanh(W q + U k).
+
+Bahdanau, Cho & Bengio 2015, "Neural Machine Translation by Jointly Learning to
+Align and Translate" (https://arxiv.org/abs/1409.0473).
+
+The key projection U k does not depend on the query, so a decoder computes it
+once per sequence with :meth:`AdditiveAttention.project_keys` and passes it to
+every step; recomputing it per step is the main cost of many captioning codes.
+
+Legend: B batch, T query steps, S key length, Dq query size, Dk key size,
+Dv value size, A attention size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .masks import attend, key_mask_for
+
+
+def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linear) -> Tensor:
+    """v^T tanh(Wq + Uk) from the two projections.
+
+    Args:
+        projected_query: (B, A) or (B, T, A).
+        projected_keys: (B, S, A).
+        v: a Linear from A to 1.
+
+    Returns:
+        scores (B, S) or (B, T, S).
+    """
+    if projected_query.dim() == 2:
+        hidden = torch.tanh(projected_keys + projected_query.unsqueeze(1))  # (B, S, A)
+        return v(hidden).squeeze(-1)  # (B, S)
+    hidden = torch.tanh(projected_keys.unsqueeze(1) + projected_query.unsqueeze(2))  # (B, T, S, A)
+    return v(hidden).squeeze(-1)  # (B, T, S)
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau attention with a reusable key projection.
+
+    Args:
+        query_dim: size Dq of a query (e.g. the decoder state).
+        key_dim: size Dk of a key (e.g. an annotation vector).
+        attn_dim: size A of the hidden layer of the score.
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, attn_dim: int) -> None:
+        super().__init__()
+        self.query_proj = nn.Linear(query_dim, attn_dim)  # W (its bias is the score's bias)
+        self.key_proj = nn.Linear(key_dim, attn_dim, bias=False)  # U
+        self.v = nn.Linear(attn_dim, 1, bias=False)
+
+    def project_keys(self, keys: Tensor) -> Tensor:
+        """U k for every key, once per sequence: (B, S, Dk) -> (B, S, A)."""
+        return self.key_proj(keys)
+
+    def forward(
+        self,
+        query: Tensor,
+        keys: Tensor,
+        values: Tensor | None = None,
+        mask: Tensor | None = None,
+        projected_keys: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Args:
+            query: (B, Dq) for one step, or (B, T, Dq) for T steps at once.
+            keys: (B, S, Dk).
+            values: (B, S, Dv); defaults to ``keys``.
+            mask: (B, S) bool, True = may attend.
+            projected_keys: ``project_keys(keys)``, to skip recomputing it.
+
+        Returns:
+            ``(context, weights)``: (B, [T,] Dv) and (B, [T,] S).
+        """
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)  # (B, S, A)
+        scores = additive_scores(self.query_proj(query), projected_keys, self.v)  # (B, [T,] S)
+        values = keys if values is None else values
+        return attend(scores, values, key_mask_for(mask, scores))

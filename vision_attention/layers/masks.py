@@ -1,0 +1,93 @@
+"""Masks and the one function that turns scores into (context, weights).
+
+Every attention module in this package computes only its scores and hands them
+to :func:`attend`; masking, normalising and weighting happen here and nowhere
+else. One mask polarity everywhere: ``True`` means *may attend*.
+
+Legend: B batch, T query steps, S key/source length, D value size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
+    """Mask of the real (non-padding) positions of a padded batch.
+
+    Args:
+        lengths: number of real positions of each sequence, shape (B,).
+        max_len: padded length S; defaults to ``lengths.max()``.
+
+    Returns:
+        Bool tensor (B, S), True where the position may be attended.
+    """
+    if max_len is None:
+        max_len = int(lengths.max()) if lengths.numel() else 0
+    positions = torch.arange(max_len, device=lengths.device)  # (S,)
+    return positions.unsqueeze(0) < lengths.unsqueeze(1)  # (B, S)
+
+
+def causal_mask(query_len: int, key_len: int | None = None, device=None) -> Tensor:
+    """Mask letting query step t attend key positions <= t (aligned at the end).
+
+    Returns:
+        Bool tensor (T, S), True where the position may be attended.
+    """
+    key_len = query_len if key_len is None else key_len
+    return torch.ones(query_len, key_len, dtype=torch.bool, device=device).tril(
+        key_len - query_len
+    )  # (T, S)
+
+
+def key_mask_for(mask: Tensor | None, scores: Tensor) -> Tensor | None:
+    """A per-key mask (B, S) made broadcastable to scores (B, S) or (B, T, S)."""
+    if mask is None or scores.dim() == mask.dim():
+        return mask
+    return mask.unsqueeze(-2)  # (B, 1, S)
+
+
+def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) -> Tensor:
+    """Softmax over ``dim`` in which masked positions get weight exactly 0.
+
+    A row with no attendable position gets all-zero weights (not NaN).
+
+    Args:
+        scores: unnormalised scores, e.g. (B, S) or (B, T, S).
+        mask: bool, broadcastable to ``scores``; True = may attend.
+        dim: the dimension normalised over.
+    """
+    if mask is None:
+        return torch.softmax(scores, dim=dim)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=dim)
+    # exp(-inf) is exactly 0 already; the fill turns the NaN of rows masked
+    # everywhere into 0 without a host sync to look for such rows.
+    return weights.masked_fill(~mask, 0.0)
+
+
+def attend(scores: Tensor, values: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Normalise scores and take the weighted sum of the values.
+
+    Args:
+        scores: (B, S) for one query per sequence, (B, T, S) for T queries, or
+            (B, nh, T, S) for heads.
+        values: (B, S, D), or (B, nh, S, D) for heads.
+        mask: bool broadcastable to ``scores``, True = may attend.
+
+    Returns:
+        ``(context, weights)``: context (B, D) or (B, T, D); weights shaped as scores.
+    """
+    weights = masked_softmax(scores, mask)  # (B, [T,] S)
+    return weighted_sum(weights, values), weights
+
+
+def weighted_sum(weights: Tensor, values: Tensor) -> Tensor:
+    """sum_s weights[..., s] * values[..., s, :].
+
+    (B, S) with (B, S, D) -> (B, D); (..., T, S) with (..., S, D) -> (..., T, D).
+    """
+    if weights.dim() == 2:
+        return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, D)
+    return torch.matmul(weights, values)  # (..., T, D)
