@@ -1,0 +1,24 @@
+"""Data: vocabularies, synthetic caption sets with ground truth, real-data loaders,
+feature caches and LightningDataModules."""
+
+from .caption_files import CaptionedImage, check_images, read_captions_txt, read_karpathy_json, seeded_split
+from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
+from .dates import DatePairs, make_pairs
+from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist, read_idx
+from .feature_cache import CachedFeatures, FeatureCache
+from .images import BadImageError, load_rgb
+from .mnist_captions import MNISTCaptions
+from .modules import (
+    CaptionDataModule,
+    CaptionFilesDataModule,
+    DatesDataModule,
+    ImagesDataModule,
+    MNISTCaptionsDataModule,
+    SentimentDataModule,
+    ShapesCaptionsDataModule,
+)
+from .sentiment import SentenceLabels, read_sentiment, read_sentiment_file
+from .shapes import ShapesCaptions
+from .vocab import Vocabulary, tokenize
+
+__all__ = [name for name in dir() if not name.startswith("_")]

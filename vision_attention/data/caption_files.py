@@ -1,0 +1,84 @@
+"""Caption annotations from disk: the Karpathy split JSON and the ``captions.txt`` format.
+
+* Karpathy JSON (``dataset_coco.json``, ``dataset_flickr8k.json``,
+  ``dataset_flickr30k.json``): ``{"images": [{"filename", "filepath"?, "split",
+  "sentences": [{"tokens": [...], "raw": ...}]}]}``; the "restval" split of COCO
+  counts as training.
+* ``captions.txt`` (the common Kaggle Flickr8k layout): a header ``image,caption``
+  and one ``image,caption`` row per caption, split on the FIRST comma since
+  captions contain commas. It has no split: :func:`seeded_split` makes one.
+
+:func:`check_images` validates every image path up front, so a missing file is
+reported at setup with the others, not an hour into an epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from .vocab import tokenize
+
+
+@dataclass
+class CaptionedImage:
+    path: Path
+    captions: list[list[str]]  # token lists
+    split: str  # "train", "val" or "test"
+
+
+def read_karpathy_json(path: str | Path, image_root: str | Path) -> list[CaptionedImage]:
+    """Images with their tokenised captions and split from a Karpathy split file."""
+    path, image_root = Path(path), Path(image_root)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        records = []
+        for entry in data["images"]:
+            split = "train" if entry["split"] == "restval" else entry["split"]
+            folder = image_root / entry["filepath"] if entry.get("filepath") else image_root
+            captions = [s["tokens"] if s.get("tokens") else tokenize(s["raw"]) for s in entry["sentences"]]
+            records.append(CaptionedImage(folder / entry["filename"], captions, split))
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: not a Karpathy split file ({type(err).__name__}: {err})") from err
+    return records
+
+
+def read_captions_txt(path: str | Path, image_root: str | Path) -> list[CaptionedImage]:
+    """Images and tokenised captions from an ``image,caption`` file, in order of first
+    appearance, with split "train" (use :func:`seeded_split`)."""
+    path, image_root = Path(path), Path(image_root)
+    by_image: dict[str, list[list[str]]] = {}
+    with open(path, encoding="utf-8", newline="\n") as f:
+        lines = f.read().split("\n")
+    if not lines or lines[0].strip().lower() != "image,caption":
+        raise ValueError(f"{path}:1: expected the header 'image,caption', found {lines[0][:60]!r}")
+    for number, line in enumerate(lines[1:], start=2):
+        line = line.rstrip("\r")
+        if not line.strip():
+            continue
+        name, sep, caption = line.partition(",")
+        if not sep or not name or not caption.strip():
+            raise ValueError(f"{path}:{number}: expected 'image,caption', found {line[:60]!r}")
+        by_image.setdefault(name.strip(), []).append(tokenize(caption))
+    return [CaptionedImage(image_root / name, caps, "train") for name, caps in by_image.items()]
+
+
+def seeded_split(records: list[CaptionedImage], val: float | int, test: float | int = 0, seed: int = 0) -> list[CaptionedImage]:
+    """Assign "val"/"test"/"train" by a seeded shuffle of the images (a share or a count)."""
+    order = list(range(len(records)))
+    random.Random(seed).shuffle(order)
+    n_val = round(val * len(records)) if isinstance(val, float) else val
+    n_test = round(test * len(records)) if isinstance(test, float) else test
+    for rank, i in enumerate(order):
+        records[i].split = "val" if rank < n_val else "test" if rank < n_val + n_test else "train"
+    return records
+
+
+def check_images(records: list[CaptionedImage], shown: int = 5) -> None:
+    """Raise one FileNotFoundError listing the first missing images and their count."""
+    missing = [str(r.path) for r in records if not r.path.is_file()]
+    if missing:
+        listed = "\n  ".join(missing[:shown])
+        raise FileNotFoundError(f"{len(missing)} of {len(records)} images are missing, e.g.:\n  {listed}")
