@@ -15,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH)
-	$(PY) -m pip install -e ".[test]"
+	$(PY) -m pip install -e ".[test,eval]"
 	touch $(STAMP)
 
 test: $(STAMP)

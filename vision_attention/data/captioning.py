@@ -86,6 +86,20 @@ class CaptionItems(Dataset):
         return out
 
 
+class Passenger:
+    """Per-item ground truth that rides along with a batch untouched (Lightning's device
+    transfer does not look inside it). Index it like a list."""
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def __getitem__(self, index: int):
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 def pad_captions(captions: list[Tensor], pad_id: int = Vocabulary.pad_id) -> tuple[Tensor, Tensor]:
     """Right-pad id sequences: -> (B, T) ids and (B,) lengths."""
     lengths = torch.tensor([len(c) for c in captions])
@@ -111,7 +125,8 @@ def collate_captions(items: list[dict | None]) -> dict:
     for key, name in (("image", "images"), ("features", "features")):
         if key in items[0]:
             batch[name] = torch.stack([it[key] for it in items])
-    for key, name in (("scene", "scenes"), ("path", "paths")):
-        if key in items[0]:
-            batch[name] = [it[key] for it in items]
+    if "scene" in items[0]:
+        batch["scenes"] = Passenger([it["scene"] for it in items])
+    if "path" in items[0]:
+        batch["paths"] = [it["path"] for it in items]
     return batch

@@ -54,6 +54,12 @@ class DigitScene:
     corner: str | None  # for one digit
     relation: str | None  # of digit 0 to digit 1
 
+    def is_correct(self, caption: list[str] | str) -> bool:
+        return MNISTCaptions.is_correct(caption, self)
+
+    def ground(self, caption: list[str]) -> list[int | None] | None:
+        return MNISTCaptions.ground(caption, self)
+
 
 def ink_box(patch: np.ndarray, offset: tuple[int, int]) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(patch)

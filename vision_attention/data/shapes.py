@@ -71,6 +71,12 @@ class Scene:
     objects: tuple[ShapeObject, ...]  # left to right
     image_size: int
 
+    def is_correct(self, caption: list[str] | str) -> bool:
+        return ShapesCaptions.is_correct(caption, self)
+
+    def ground(self, caption: list[str]) -> list[int | None] | None:
+        return ShapesCaptions.ground(caption, self)
+
     def render(self) -> Image.Image:
         image = Image.new("RGB", (self.image_size, self.image_size))
         draw = ImageDraw.Draw(image)

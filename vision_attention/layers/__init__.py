@@ -10,7 +10,7 @@ from .multihead import MultiHeadAttention
 from .pooling import AttentionPooling
 from .positional import PositionalEncoding, sinusoids
 from .scaled_dot import ScaledDotProductAttention
-from .spatial import HardAttention, HardAttentionOutput, SoftAttention
+from .spatial import HardAttention, HardAttentionOutput, SoftAttention, sample_location
 
 __all__ = [
     "AdditiveAttention",
@@ -31,6 +31,7 @@ __all__ = [
     "filterbank",
     "masked_softmax",
     "padding_mask",
+    "sample_location",
     "sinusoids",
     "weighted_sum",
 ]

@@ -77,12 +77,36 @@ class HardAttention(AdditiveAttention):
         """
         values = keys if values is None else values
         expected, weights = super().forward(query, keys, values, mask, projected_keys)  # (B, D), (B, L)
-        location = torch.multinomial(weights.detach(), 1, generator=generator).squeeze(1)  # (B,)
-        sampled = values[torch.arange(values.shape[0], device=values.device), location]  # (B, D)
-        use_expectation = torch.as_tensor(expectation, device=values.device).expand(location.shape)  # (B,)
-        context = torch.where(use_expectation.unsqueeze(1), expected, sampled)  # (B, D)
-        log_weights = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))  # (B, L)
-        log_prob = log_weights.gather(1, location.unsqueeze(1)).squeeze(1)  # (B,)
-        log_prob = log_prob.masked_fill(use_expectation, 0.0)  # (B,)
-        entropy = -(weights * log_weights).sum(-1)  # (B,); masked weights are 0, so add 0
-        return HardAttentionOutput(context, weights, location, log_prob, entropy)
+        return sample_location(expected, weights, values, expectation, generator)
+
+
+def sample_location(
+    expected: Tensor,
+    weights: Tensor,
+    values: Tensor,
+    expectation: Tensor | bool = False,
+    generator: torch.Generator | None = None,
+) -> HardAttentionOutput:
+    """Hard attention from a computed distribution: s ~ Multinoulli(weights), context = values[s].
+
+    Args:
+        expected: (B, D) the expected context sum_i weights_i values_i.
+        weights: (B, L) the attention distribution.
+        values: (B, L, D) annotation vectors.
+        expectation: bool or (B,) bool; True keeps ``expected`` for that example
+            (the Python value True draws no sample at all).
+        generator: random generator for the sample.
+    """
+    if expectation is True:  # nothing to sample: report the mode, with log-probability 0
+        zeros = weights.new_zeros(weights.shape[0])
+        entropy = -(weights * torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))).sum(-1)
+        return HardAttentionOutput(expected, weights, weights.argmax(-1), zeros, entropy)
+    location = torch.multinomial(weights.detach(), 1, generator=generator).squeeze(1)  # (B,)
+    sampled = values[torch.arange(values.shape[0], device=values.device), location]  # (B, D)
+    use_expectation = torch.as_tensor(expectation, device=values.device).expand(location.shape)  # (B,)
+    context = torch.where(use_expectation.unsqueeze(1), expected, sampled)  # (B, D)
+    log_weights = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))  # (B, L)
+    log_prob = log_weights.gather(1, location.unsqueeze(1)).squeeze(1)  # (B,)
+    log_prob = log_prob.masked_fill(use_expectation, 0.0)  # (B,)
+    entropy = -(weights * log_weights).sum(-1)  # (B,); masked weights are 0, so add 0
+    return HardAttentionOutput(context, weights, location, log_prob, entropy)

@@ -1,0 +1,98 @@
+"""Decoding checked against plain references on a small captioner trained on ShapesCaptions."""
+
+import lightning as L
+import pytest
+import torch
+
+from vision_attention.backbones import Backbone
+from vision_attention.data import ShapesCaptionsDataModule
+from vision_attention.lit import CaptioningModule
+from vision_attention.models import ShowAttendTell
+from vision_attention.models.decoding import beam_search, greedy, sample
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny captioner after 60 steps: confident enough for beams to differ, still imperfect."""
+    L.seed_everything(0)
+    data = ShapesCaptionsDataModule(train_size=2000, val_size=16, test_size=24, batch_size=32, image_size=32)
+    data.setup()
+    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=16), embed_dim=16, hidden_dim=32,
+                           attn_dim=16, dropout=0.0)
+    trainer = L.Trainer(max_steps=60, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(CaptioningModule(model, lr=3e-3, doubly_stochastic=0.0), datamodule=data)
+    model.eval()
+    images = torch.stack([data.splits["test"][i]["image"] for i in range(24)])
+    with torch.no_grad():
+        return model, model.encode(images)
+
+
+def reference_beam_search(model, features, beam_size, max_len, length_penalty=0.0, start=1, end=2, pad=0):
+    """One image at a time, hypotheses as Python lists: the textbook algorithm."""
+    memory = model.memory(features)
+    beams = [(0.0, [], model.init_state(memory), False, [])]
+    for _ in range(max_len):
+        candidates = []
+        for score, words, state, done, alphas in beams:
+            if done:
+                candidates.append((score, words + [pad], state, True, alphas + [torch.zeros_like(alphas[-1])]))
+                continue
+            out = model.step(torch.tensor([words[-1] if words else start]), state, memory)
+            log_probs = torch.log_softmax(out.logits[0], -1)
+            for word in range(len(log_probs)):
+                candidates.append((score + log_probs[word].item(), words + [word], out.state, word == end,
+                                   alphas + [out.alpha[0]]))
+        candidates.sort(key=lambda c: -c[0])
+        beams = candidates[:beam_size]
+        if all(b[3] for b in beams):
+            break
+    def rank(b):
+        length = sum(w != pad for w in b[1])
+        return b[0] / length**length_penalty if length_penalty else b[0]
+    best = max(beams, key=rank)
+    return best[1], best[0], torch.stack(best[4])
+
+
+@pytest.mark.parametrize("beam_size,length_penalty", [(3, 0.0), (4, 1.0)])
+def test_batched_beam_search_equals_per_image_beam_search(trained, beam_size, length_penalty):
+    model, features = trained
+    decoded = beam_search(model, features, beam_size, length_penalty=length_penalty, max_len=20)
+    differ_from_greedy = 0
+    greedy_tokens = greedy(model, features, max_len=20).tokens
+    for i in range(len(features)):
+        words, score, alphas = reference_beam_search(model, features[i : i + 1], beam_size, 20, length_penalty)
+        got = decoded.tokens[i, : len(words)].tolist()
+        assert got == words, f"image {i}"
+        assert (decoded.tokens[i, len(words):] == 0).all()
+        assert abs(decoded.log_prob[i].item() - score) < 1e-4
+        torch.testing.assert_close(decoded.alphas[i, : len(words)], alphas, atol=1e-5, rtol=1e-4)
+        n = min(greedy_tokens.shape[1], decoded.tokens.shape[1])
+        differ_from_greedy += int(not torch.equal(greedy_tokens[i, :n], decoded.tokens[i, :n]))
+    assert decoded.alphas.shape[:2] == decoded.tokens.shape
+
+
+def test_beam_size_one_is_greedy_and_greedy_is_the_argmax_path(trained):
+    model, features = trained
+    g, b = greedy(model, features, max_len=20), beam_search(model, features, 1, max_len=20)
+    assert torch.equal(g.tokens, b.tokens)
+    torch.testing.assert_close(g.log_prob, b.log_prob)
+    torch.testing.assert_close(g.alphas, b.alphas)
+    # Re-scoring greedy's words with teacher forcing gives its log-probability.
+    tokens = torch.cat([torch.ones(len(features), 1, dtype=torch.long), g.tokens], 1)
+    logits = model(features, tokens).logits
+    log_probs = torch.log_softmax(logits, -1).gather(2, tokens[:, 1:, None]).squeeze(2)
+    real = torch.arange(g.tokens.shape[1])[None] < g.lengths[:, None]
+    torch.testing.assert_close((log_probs * real).sum(1), g.log_prob, atol=1e-4, rtol=1e-4)
+    assert (g.lengths > 1).all() and (g.tokens.gather(1, (g.lengths - 1)[:, None]) == 2).all()
+
+
+def test_sampling_is_reproducible_and_cold_sampling_is_greedy(trained):
+    model, features = trained
+    a = sample(model, features, 1.0, max_len=20, generator=torch.Generator().manual_seed(1))
+    b = sample(model, features, 1.0, max_len=20, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a.tokens, b.tokens)
+    cold = sample(model, features, 1e-4, max_len=20, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(cold.tokens, greedy(model, features, max_len=20).tokens)
+    with pytest.raises(ValueError, match="temperature"):
+        sample(model, features, 0.0)

@@ -1,0 +1,136 @@
+import pytest
+import torch
+
+from tests.helpers import assert_every_parameter_gets_gradient
+from vision_attention.backbones import Backbone
+from vision_attention.models import ShowAttendTell, caption_loss, hard_attention_loss
+
+
+def tiny_model(attention="soft", gating=True, encoder=True):
+    torch.manual_seed(0)
+    backbone = Backbone("tiny", grid=None, width=8) if encoder else None
+    return ShowAttendTell(20, backbone, feature_dim=None if encoder else 6, embed_dim=8, hidden_dim=12,
+                          attn_dim=10, attention=attention, dropout=0.0, gating=gating)
+
+
+def captions_batch():
+    captions = torch.tensor([[1, 5, 6, 7, 2, 0], [1, 8, 2, 0, 0, 0], [1, 9, 9, 9, 9, 2]])
+    return captions, torch.tensor([5, 3, 6])
+
+
+@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True)])
+def test_step_by_step_equals_the_teacher_forced_pass(attention, gating):
+    model = tiny_model(attention, gating).eval()
+    features = model.encode(torch.rand(3, 3, 32, 32))  # (3, 16, 18)
+    captions, _ = captions_batch()
+    full = model(features, captions)
+    memory = model.memory(features)
+    state = model.init_state(memory)
+    for t in range(captions.shape[1] - 1):
+        out = model.step(captions[:, t], state, memory)
+        torch.testing.assert_close(out.logits, full.logits[:, t], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out.alpha, full.alphas[:, t], atol=1e-6, rtol=1e-5)
+        state = out.state
+    # With sampling, both paths draw the same locations from the same generator.
+    if attention == "hard":
+        sampled = model(features, captions, sample_attention=True, generator=torch.Generator().manual_seed(3))
+        gen, state = torch.Generator().manual_seed(3), model.init_state(memory)
+        for t in range(captions.shape[1] - 1):
+            out = model.step(captions[:, t], state, memory, sample_attention=True, generator=gen)
+            torch.testing.assert_close(out.logits, sampled.logits[:, t], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(out.log_prob, sampled.log_probs[:, t])
+            state = out.state
+
+
+@pytest.mark.parametrize("attention", ["soft", "hard"])
+def test_every_parameter_learns_and_nothing_is_nan(attention):
+    model = tiny_model(attention).train()
+    images = torch.rand(3, 3, 32, 32)
+    captions, lengths = captions_batch()
+    out = model(model.encode(images), captions, expectation=torch.tensor([False, True, False]))
+    assert out.logits.shape == (3, 5, 20) and out.alphas.shape == (3, 5, 16)
+    loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
+    if attention == "hard":
+        assert out.log_probs.shape == (3, 5) and (out.log_probs[1] == 0).all()
+        loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0)
+    assert torch.isfinite(loss)
+    assert_every_parameter_gets_gradient(model, loss)
+
+
+def test_loss_ignores_padding_and_matches_the_paper_objective():
+    torch.manual_seed(0)
+    logits, alphas = torch.randn(3, 5, 20), torch.softmax(torch.randn(3, 5, 16), -1)
+    captions, lengths = captions_batch()
+    loss, nll, penalty = caption_loss(logits, captions[:, 1:], alphas, lengths, doubly_stochastic=0.7)
+    words, expected_nll, expected_penalty = 0, [], []
+    for b in range(3):
+        steps = int(lengths[b]) - 1
+        words += steps
+        expected_nll.append(sum(-torch.log_softmax(logits[b, t], -1)[captions[b, t + 1]] for t in range(steps)))
+        expected_penalty.append(sum((1 - alphas[b, :steps, i].sum()) ** 2 for i in range(16)))
+    torch.testing.assert_close(nll, torch.stack(expected_nll))
+    torch.testing.assert_close(penalty, torch.stack(expected_penalty))
+    torch.testing.assert_close(loss, (sum(expected_nll) + 0.7 * sum(expected_penalty)) / words)
+    garbage = logits.clone()
+    garbage[1, 2:] = 100.0  # after caption 1 has ended
+    assert torch.equal(caption_loss(garbage, captions[:, 1:], alphas, lengths, 0.0)[0], caption_loss(logits, captions[:, 1:], alphas, lengths, 0.0)[0])
+
+
+def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
+    """One decoding step, four locations: the exact gradient of the bound
+    L_s = sum_s p(s|a) log p(y|s,a) by enumeration equals the mean of the paper's estimator."""
+    model = tiny_model("hard", encoder=False).double().train()
+    features = torch.randn(1, 4, 6, dtype=torch.float64)
+    captions = torch.tensor([[1, 7]])  # predict word 7 in one step
+    lengths = torch.tensor([2])
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    # Exact: enumerate the location; log p(s|a) from the attention distribution.
+    memory = model.memory(features)
+    state = model.init_state(memory)
+    h = state.h
+    _, alpha = model.attention(h, features, projected_keys=memory.keys, expectation=True)[:2]
+    bound = 0.0
+    for s in range(4):
+        one_hot = torch.zeros(1, 4, dtype=torch.float64)
+        one_hot[0, s] = 1.0
+        z = torch.sigmoid(model.gate(h)) * features[:, s]
+        embedded = model.embed(captions[:, 0])
+        h1, _ = model.lstm(torch.cat([embedded, z], 1), state)
+        log_p_y = torch.log_softmax(model._readout(embedded, h1, z), -1)[0, 7]
+        bound = bound + alpha[0, s] * log_p_y
+    exact = torch.autograd.grad(bound, params)
+
+    # The estimator of one sample, grad log p(y|s) + (log p(y|s) - b) grad log p(s), depends
+    # only on its location s: its expectation is sum_s p(s) g(s), computed exactly from one
+    # sample per location of a batch drawn by the model.
+    n = 400
+    out = model(features.expand(n, 4, 6), captions.expand(n, 2), sample_attention=True,
+                generator=torch.Generator().manual_seed(0))
+    _, nll, _ = caption_loss(out.logits, captions.expand(n, 2)[:, 1:], out.alphas, lengths.expand(n), 0.0)
+    location = (out.log_probs[:, 0, None] - alpha.detach().log()).abs().argmin(1)  # (n,)
+    expected = [torch.zeros_like(p) for p in params]
+    for s in range(4):
+        i = int((location == s).nonzero()[0])
+        surrogate = -nll[i] - hard_attention_loss(nll[i : i + 1], out.log_probs[i : i + 1], out.entropies[i : i + 1],
+                                                  lengths, baseline=-2.0, entropy_weight=0.0)
+        grads = torch.autograd.grad(surrogate, params, retain_graph=True)
+        expected = [e + alpha[0, s].detach() * g for e, g in zip(expected, grads)]
+    for e, g in zip(expected, exact):
+        torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)
+    # And the plain average over the batch is that expectation plus sampling noise.
+    average = torch.autograd.grad(-nll.mean() - hard_attention_loss(nll, out.log_probs, out.entropies, lengths.expand(n),
+                                                                    baseline=-2.0, entropy_weight=0.0), params)
+    scale = max(g.abs().max().item() for g in exact)
+    assert max((a - g).abs().max().item() for a, g in zip(average, exact)) < scale
+
+
+def test_config_round_trip_rebuilds_the_same_architecture():
+    model = tiny_model()
+    again = ShowAttendTell.from_config(model.config)
+    again.load_state_dict(model.state_dict())
+    assert again.config == model.config
+    with pytest.raises(ValueError, match="feature_dim"):
+        ShowAttendTell(10)
+    with pytest.raises(ValueError, match="'soft' or 'hard'"):
+        ShowAttendTell(10, feature_dim=4, attention="medium")

@@ -1,0 +1,77 @@
+import math
+
+import nltk
+import pytest
+import torch
+
+from vision_attention.data import ShapesCaptions
+from vision_attention.metrics import attention_peaks, bleu, caption_metrics, cider_d, coco_metrics, localisation, meteor
+
+HYPS = [["a", "dog", "runs", "on", "the", "grass"], ["two", "cats", "are", "sleeping"], ["a", "man", "rides", "a", "horse"]]
+REFS = [
+    [["a", "dog", "runs", "on", "grass"], ["the", "dog", "is", "running", "on", "the", "grass"]],
+    [["two", "cats", "sleep"], ["cats", "are", "sleeping", "on", "a", "bed"]],
+    [["a", "man", "rides", "a", "brown", "horse"], ["a", "person", "riding", "a", "horse"]],
+]
+
+
+def test_bleu_hand_computed_and_perfect():
+    # One sentence: 3 of 4 unigrams match, 1 of 3 bigrams; reference as long as the hypothesis.
+    scores = bleu([["a", "b", "c", "d"]], [[["a", "b", "x", "d"]]])
+    assert math.isclose(scores["bleu1"], 3 / 4) and math.isclose(scores["bleu2"], math.sqrt(3 / 4 * 1 / 3))
+    assert bleu(HYPS, [[h] for h in HYPS])["bleu4"] == pytest.approx(1.0)
+
+
+def test_cider_d_properties():
+    perfect = cider_d([r[0] for r in REFS], REFS)
+    assert perfect > cider_d(HYPS, REFS) > cider_d([["zebra"]] * 3, REFS) == 0.0
+
+
+def test_meteor_is_absent_without_wordnet_never_zero(monkeypatch):
+    monkeypatch.setattr(nltk.data, "path", [])
+    from nltk.corpus import wordnet
+
+    wordnet._unload()
+    assert meteor(HYPS, REFS) is None
+    assert "meteor" not in caption_metrics(HYPS, REFS)
+
+
+def test_meteor_with_wordnet(data_dir, monkeypatch):
+    monkeypatch.setattr(nltk.data, "path", [str(data_dir / "nltk_data")])
+    from nltk.corpus import wordnet
+
+    wordnet._unload()
+    score = meteor(HYPS, REFS)
+    assert score is not None and 0.3 < score < 1.0
+    assert meteor([r[0] for r in REFS], REFS) > 0.9
+
+
+def test_our_bleu_and_cider_agree_with_the_official_coco_code():
+    official = coco_metrics(HYPS, REFS)
+    if official is None:
+        pytest.skip("pycocoevalcap is not installed (the eval extra)")
+    ours = bleu(HYPS, REFS)
+    for n in range(1, 5):
+        assert abs(ours[f"bleu{n}"] - official[f"coco_bleu{n}"]) < 0.01
+    assert cider_d(HYPS, REFS) == pytest.approx(official["coco_cider_d"], rel=1e-9)
+
+
+def test_localisation_counts_object_words_whose_peak_is_in_their_box():
+    data = ShapesCaptions("train", 50)
+    scene = next(data.scene(i) for i in range(50) if len(data.scene(i).objects) == 2)
+    caption = data.captions(scene)[0]
+    owners = scene.ground(caption)
+    alphas = torch.zeros(len(caption), 8, 8)
+    for t, owner in enumerate(owners):
+        x0, y0, x1, y1 = scene.objects[owner if owner is not None else 0].box
+        alphas[t, ((y0 + y1) // 2) // 8, ((x0 + x1) // 2) // 8] = 1.0  # the cell under the box centre
+    hits, total = localisation(caption, alphas, scene, (64, 64))
+    assert total == 6 and hits == 6
+    alphas[2] = alphas[2].flip(0, 1)  # look at the opposite corner for one word
+    assert localisation(caption, alphas, scene, (64, 64)) == (5, 6)
+    wrong = ["a", "large", "red", "circle"]
+    assert localisation(wrong, alphas, scene, (64, 64)) == (0, 0)
+    grid = torch.zeros(1, 4, 4)
+    grid[0, 1, 2] = 1.0  # row 1, column 2 of a 4 x 4 grid over a 16 x 16 image
+    (x, y), = attention_peaks(grid, (16, 16)).tolist()
+    assert 8 <= x < 12 and 4 <= y < 8

@@ -1,0 +1,168 @@
+"""CNN feature extractors: images (B, 3, H, W) in [0, 1] -> annotation vectors (B, L, D).
+
+Torchvision backbones are built through torchvision's weights API (pass
+``weights="DEFAULT"`` or a weights name for pretrained ImageNet weights; the
+default ``None`` builds random weights). Their last convolutional map is pooled
+to a ``grid`` x ``grid`` grid (L = grid^2); ``vgg19`` without pooling at 224 x 224
+gives the paper's 14 x 14 x 512 conv5_4 map. ``trainable_blocks`` fine-tunes the
+last k blocks and freezes the rest (their batch-norm statistics too). ``tiny`` is
+a small CNN for training from scratch on the synthetic sets; it appends two
+coordinate channels so that attention can tell left from right.
+
+Legend: B batch, C channels, H x W image, h x w feature map, L = h*w, D feature size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+TORCHVISION_BACKBONES = ("vgg16", "vgg19", "resnet18", "resnet50", "resnet101", "mobilenet_v3_small", "mobilenet_v3_large")
+BACKBONES = (*TORCHVISION_BACKBONES, "tiny")
+
+
+class ImageEncoder(nn.Module):
+    """A stack of CNN blocks read out as a grid of annotation vectors.
+
+    Args:
+        blocks: the CNN, as blocks applied in order (the unit of freezing).
+        out_dim: channels D of the last block's output.
+        grid: pool the map to grid x grid (None keeps its size).
+        trainable_blocks: fine-tune the last k blocks; -1 trains all, 0 none.
+        mean: per-channel mean subtracted from the input (None: no normalisation).
+        std: per-channel std dividing the input.
+    """
+
+    def __init__(
+        self,
+        blocks: Sequence[nn.Module],
+        out_dim: int,
+        grid: int | None = None,
+        trainable_blocks: int = -1,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.out_dim, self.grid = out_dim, grid
+        self.pool = nn.AdaptiveAvgPool2d(grid) if grid else nn.Identity()
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1) if mean else None, persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1) if std else None, persistent=False)
+        count = len(self.blocks)
+        self.frozen = count if trainable_blocks == 0 else 0 if trainable_blocks < 0 else max(count - trainable_blocks, 0)
+        for block in self.blocks[: self.frozen]:
+            block.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "ImageEncoder":
+        super().train(mode)
+        for block in self.blocks[: self.frozen]:
+            block.eval()  # frozen blocks keep their batch-norm statistics
+        return self
+
+    def feature_map(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, D, h, w)."""
+        x = images if self.mean is None else (images - self.mean) / self.std
+        for block in self.blocks:
+            x = block(x)
+        return self.pool(x)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, L, D)."""
+        return self.feature_map(images).flatten(2).transpose(1, 2)  # (B, L, D)
+
+
+class CoordinateChannels(nn.Module):
+    """Appends x and y coordinates in [-1, 1] as two channels: (B, C, h, w) -> (B, C+2, h, w)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(batch, 1, h, w)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(batch, 1, h, w)
+        return torch.cat([x, xs, ys], dim=1)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+def tiny_cnn_blocks(width: int = 64, in_channels: int = 3) -> tuple[list[nn.Module], int]:
+    """A small CNN that divides the image side by 8 (64 x 64 -> 8 x 8) with D = 2*width + 2;
+    it strides early to keep a CPU training step cheap (about 60 MFLOP per 64 x 64 image)."""
+    blocks = [
+        nn.Sequential(_conv(in_channels, width // 2, 2), _conv(width // 2, width, 2)),
+        nn.Sequential(_conv(width, width), _conv(width, 2 * width, 2)),
+        nn.Sequential(_conv(2 * width, 2 * width), CoordinateChannels()),
+    ]
+    return blocks, 2 * width + 2
+
+
+def _torchvision_blocks(name: str, model: nn.Module) -> tuple[list[nn.Module], int]:
+    if name.startswith("vgg"):
+        layers = list(model.features)[:-1]  # up to the last conv's ReLU (conv5_3 / conv5_4): 14x14 at 224
+        blocks, current = [], []
+        for layer in layers:
+            current.append(layer)
+            if isinstance(layer, nn.MaxPool2d):
+                blocks.append(nn.Sequential(*current))
+                current = []
+        blocks.append(nn.Sequential(*current))
+        return blocks, 512
+    if name.startswith("resnet"):
+        stem = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool)
+        return [stem, model.layer1, model.layer2, model.layer3, model.layer4], model.fc.in_features
+    features = list(model.features)  # mobilenet_v3
+    return features, features[-1].out_channels
+
+
+class Backbone(ImageEncoder):
+    """An image encoder built by name.
+
+    Args:
+        name: one of ``BACKBONES``.
+        weights: torchvision weights name ("DEFAULT", "IMAGENET1K_V1", ...) or None for random weights.
+        grid: pool the feature map to grid x grid (None keeps the backbone's own size).
+        trainable_blocks: fine-tune the last k blocks (0 freezes the backbone, -1 trains all).
+            Ignored for ``tiny``, which always trains.
+        width: channel width of ``tiny``.
+        progress: show the weights download progress.
+    """
+
+    def __init__(
+        self,
+        name: str = "resnet50",
+        weights: str | None = None,
+        grid: int | None = 14,
+        trainable_blocks: int = 0,
+        width: int = 64,
+        progress: bool = True,
+    ) -> None:
+        if name == "tiny":
+            blocks, out_dim = tiny_cnn_blocks(width)
+            super().__init__(blocks, out_dim, grid, trainable_blocks=-1)
+        elif name in TORCHVISION_BACKBONES:
+            import torchvision
+
+            model = torchvision.models.get_model(name, weights=weights, progress=progress)
+            blocks, out_dim = _torchvision_blocks(name, model)
+            super().__init__(blocks, out_dim, grid, trainable_blocks, IMAGENET_MEAN, IMAGENET_STD)
+        else:
+            raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+        # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
+        self.config = {"name": name, "weights": None, "grid": grid, "trainable_blocks": trainable_blocks, "width": width}
+
+
+def build_backbone(
+    name: str = "resnet50",
+    *,
+    weights: str | None = None,
+    progress: bool = True,
+    grid: int | None = 14,
+    trainable_blocks: int = 0,
+    width: int = 64,
+) -> Backbone:
+    """Build an image encoder by name, torchvision style (keyword-only ``weights``/``progress``);
+    see :class:`Backbone` for the arguments."""
+    return Backbone(name, weights, grid, trainable_blocks, width, progress)

@@ -1,0 +1,100 @@
+"""Captioning with a trained checkpoint: ``Captioner.from_checkpoint(path).caption(images)``.
+
+A checkpoint written by :class:`~vision_attention.lit.CaptioningModule` carries the
+model's configuration, its weights, the vocabulary and the image size, so nothing
+else is needed. Checkpoints are read with ``torch.load(weights_only=True)``: a file
+from an untrusted source cannot run code.
+
+Legend: B images, T words, h x w attention grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .checkpoints import CheckpointError, load_checkpoint
+from .data.images import load_rgb
+from .data.vocab import Vocabulary
+from .models.decoding import beam_search
+from .models.show_attend_tell import ShowAttendTell
+
+ImageLike = str | Path | Image.Image | torch.Tensor
+
+
+@dataclass
+class Caption:
+    text: str
+    tokens: list[str]
+    score: float  # log-probability of the caption (length-normalised if asked)
+    alphas: torch.Tensor  # (T + 1, h, w): attention for each word and for <end>
+
+
+class Captioner:
+    """A Show, Attend and Tell model ready to caption images.
+
+    Args:
+        model: the trained captioner (with its encoder).
+        vocab: its vocabulary.
+        image_size: side images are resized to, as in training.
+        device: where to run.
+    """
+
+    def __init__(self, model: ShowAttendTell, vocab: Vocabulary, image_size: int, device: str | torch.device = "cpu") -> None:
+        if model.encoder is None:
+            raise ValueError("this captioner has no image encoder")
+        self.model, self.vocab, self.image_size = model.eval().to(device), vocab, image_size
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Captioner":
+        """Load a captioner from a Lightning checkpoint of :class:`CaptioningModule`."""
+        checkpoint, info = load_checkpoint(path, map_location)
+        if info.get("kind") != "captioner":
+            raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a captioner")
+        model = ShowAttendTell.from_config(info["model_config"])
+        weights = {k[len("model.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+        model.load_state_dict(weights)
+        return cls(model, Vocabulary.from_dict(info["vocab"]), int(info.get("image_size") or 224), map_location)
+
+    def to_tensor(self, image: ImageLike) -> torch.Tensor:
+        """A path, PIL image or (3, H, W) tensor in [0, 1] as the model's input (3, S, S)."""
+        from torchvision.transforms.v2 import functional as TF
+
+        if isinstance(image, torch.Tensor):
+            tensor = image.float()
+        else:
+            pil = load_rgb(image) if isinstance(image, (str, Path)) else image.convert("RGB")
+            tensor = TF.to_dtype(TF.to_image(pil), torch.float32, scale=True)
+        if tensor.dim() != 3 or tensor.shape[0] != 3:
+            raise ValueError(f"expected an RGB image (3, H, W), got shape {tuple(tensor.shape)}")
+        return TF.resize(tensor, [self.image_size, self.image_size], antialias=True)
+
+    @torch.no_grad()
+    def caption(
+        self,
+        images: ImageLike | Sequence[ImageLike],
+        beam_size: int = 5,
+        max_len: int = 30,
+        length_penalty: float = 0.0,
+        batch_size: int = 32,
+    ) -> list[Caption]:
+        """Caption images (paths, PIL images or tensors), one :class:`Caption` each."""
+        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
+            images = [images]
+        results = []
+        for start in range(0, len(images), batch_size):
+            batch = torch.stack([self.to_tensor(im) for im in images[start : start + batch_size]]).to(self.device)
+            features = self.model.encode(batch)  # (B, L, D)
+            decoded = beam_search(self.model, features, beam_size, length_penalty, max_len=max_len)
+            side = round(features.shape[1] ** 0.5)
+            for i in range(len(batch)):
+                words = self.vocab.decode(decoded.tokens[i].tolist())
+                steps = int(decoded.lengths[i])
+                alphas = decoded.alphas[i, :steps].reshape(steps, side, -1).cpu()  # (T + 1, h, w)
+                results.append(Caption(" ".join(words), words, float(decoded.score[i]), alphas))
+        return results

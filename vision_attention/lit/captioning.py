@@ -1,0 +1,168 @@
+"""The LightningModule that trains and evaluates a Show, Attend and Tell captioner.
+
+Training is teacher forced (cross-entropy, doubly stochastic penalty, and for hard
+attention the REINFORCE terms with a moving-average baseline and the expected
+context used with probability 0.5). Validation and test DECODE for real (beam
+search, no teacher forcing) and report BLEU-1..4, CIDEr-D, METEOR when WordNet is
+found, and on the synthetic sets caption correctness and attention localisation;
+the teacher-forced loss is logged separately as ``val/tf_loss``.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from ..checkpoints import KEY as CHECKPOINT_KEY
+from ..data.vocab import Vocabulary
+from ..metrics import caption_metrics, localisation
+from ..models.decoding import beam_search
+from ..models.show_attend_tell import ShowAttendTell, caption_loss, hard_attention_loss
+
+
+class CaptioningModule(L.LightningModule):
+    """Trains a :class:`ShowAttendTell`.
+
+    Args:
+        model: the captioner.
+        lr: Adam learning rate of the decoder (and of a tiny encoder trained from scratch).
+        encoder_lr: learning rate of the fine-tuned blocks of a pretrained encoder.
+        weight_decay: Adam weight decay.
+        doubly_stochastic: lambda of the penalty sum_i (1 - sum_t alpha_ti)^2.
+        reinforce_weight: lambda_r of the REINFORCE term (hard attention).
+        entropy_weight: lambda_e of the entropy bonus (hard attention).
+        baseline_decay: b <- decay * b + (1 - decay) * log p(y | s, a) (hard attention).
+        expectation_prob: probability of using the expected context instead of a sample
+            during training (hard attention; the paper uses 0.5).
+        beam_size: beam width of validation and test decoding.
+        max_len: longest decoded caption.
+    """
+
+    def __init__(
+        self,
+        model: ShowAttendTell,
+        lr: float = 4e-4,
+        encoder_lr: float = 1e-4,
+        weight_decay: float = 0.0,
+        doubly_stochastic: float = 1.0,
+        reinforce_weight: float = 1.0,
+        entropy_weight: float = 0.01,
+        baseline_decay: float = 0.9,
+        expectation_prob: float = 0.5,
+        beam_size: int = 3,
+        max_len: int = 30,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.vocab: Vocabulary | None = None
+        self.register_buffer("baseline", torch.zeros(()))  # REINFORCE baseline, saved with the run
+        self._eval: dict[str, list] = {}
+
+    # ----- wiring ------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.vocab is None and datamodule is not None and getattr(datamodule, "vocab", None) is None:
+            datamodule.setup(stage)
+        if datamodule is not None and getattr(datamodule, "vocab", None) is not None:
+            if self.vocab is not None and self.vocab != datamodule.vocab:
+                raise ValueError("the data's vocabulary differs from the one this model was trained with")
+            self.vocab = datamodule.vocab
+        if self.vocab is not None and len(self.vocab) != self.model.vocab_size:
+            raise ValueError(f"vocabulary has {len(self.vocab)} words but the model expects {self.model.vocab_size}")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        image_size = getattr(getattr(datamodule, "hparams", {}), "get", lambda *_: None)("image_size")
+        checkpoint[CHECKPOINT_KEY] = {
+            "kind": "captioner",
+            "model_config": self.model.config,
+            "vocab": None if self.vocab is None else self.vocab.to_dict(),
+            "image_size": image_size,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get(CHECKPOINT_KEY, {})
+        if saved.get("vocab"):
+            self.vocab = Vocabulary.from_dict(saved["vocab"])
+
+    def configure_optimizers(self):
+        encoder = self.model.encoder
+        encoder_params = [] if encoder is None else [p for p in encoder.parameters() if p.requires_grad]
+        ids = {id(p) for p in encoder_params}
+        decoder_params = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
+        from_scratch = encoder is not None and getattr(encoder, "config", {}).get("name") == "tiny"
+        groups = [{"params": decoder_params, "lr": self.hparams.lr}]
+        if encoder_params:
+            groups.append({"params": encoder_params, "lr": self.hparams.lr if from_scratch else self.hparams.encoder_lr})
+        return torch.optim.Adam(groups, weight_decay=self.hparams.weight_decay)
+
+    # ----- the step shared by train / val / test ----------------------------------
+    def features(self, batch: dict) -> torch.Tensor:
+        return batch["features"] if "features" in batch else self.model.encode(batch["images"])
+
+    def model_step(self, batch: dict, features: torch.Tensor) -> dict:
+        captions, lengths = batch["captions"], batch["lengths"]
+        sampling = self.training and self.model.attention_type == "hard"
+        expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
+        out = self.model(features, captions, sample_attention=sampling, expectation=expectation)
+        loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
+        result = {"loss": loss, "nll": nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
+        if sampling:
+            result["loss"] = loss + hard_attention_loss(
+                nll, out.log_probs, out.entropies, lengths, float(self.baseline),
+                self.hparams.reinforce_weight, self.hparams.entropy_weight,
+            )
+            sampled = ~expectation
+            if sampled.any():
+                with torch.no_grad():  # b <- 0.9 b + 0.1 log p(y | s, a)
+                    decay = self.hparams.baseline_decay
+                    self.baseline.mul_(decay).add_((1 - decay) * (-nll[sampled]).mean())
+        return result
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        result = self.model_step(batch, self.features(batch))
+        self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["captions"]))
+        return result["loss"]
+
+    def _evaluate(self, batch: dict, prefix: str) -> None:
+        features = self.features(batch)
+        result = self.model_step(batch, features)
+        self.log(f"{prefix}/tf_loss", result["loss"], batch_size=len(batch["captions"]))
+        decoded = beam_search(self.model, features, self.hparams.beam_size, max_len=self.hparams.max_len)
+        store = self._eval.setdefault(prefix, [])
+        image_size = tuple(batch["images"].shape[-2:]) if "images" in batch else None
+        for i in range(len(decoded.tokens)):
+            words = self.vocab.decode(decoded.tokens[i].tolist())
+            scene = batch["scenes"][i] if "scenes" in batch else None
+            store.append((words, batch["references"][i], scene, decoded.alphas[i, : len(words)].cpu(), image_size))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def _report(self, prefix: str) -> dict[str, float]:
+        store = self._eval.pop(prefix, [])
+        if not store:
+            return {}
+        hyps, refs = [s[0] for s in store], [s[1] for s in store]
+        metrics = caption_metrics(hyps, refs)
+        if store[0][2] is not None:
+            metrics["correct"] = sum(scene.is_correct(h) for h, _, scene, _, _ in store) / len(store)
+            hits = total = 0
+            for words, _, scene, alphas, image_size in store:
+                side = round(alphas.shape[-1] ** 0.5)  # the synthetic sets have square grids
+                h, n = localisation(words, alphas.view(len(words), side, side), scene, image_size or (side, side))
+                hits, total = hits + h, total + n
+            metrics["localisation"] = hits / max(total, 1)
+        metrics = {f"{prefix}/{k}": v for k, v in metrics.items()}
+        self.log_dict(metrics, prog_bar=prefix == "val")
+        return metrics
+
+    def on_validation_epoch_end(self) -> None:
+        self._report("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._report("test")

@@ -1,0 +1,181 @@
+"""Caption metrics: BLEU-1..4 (nltk), METEOR (nltk, when WordNet is found), CIDEr-D,
+the official COCO suite when ``pycocoevalcap`` is installed, and attention
+localisation on the synthetic sets.
+
+BLEU is corpus BLEU with all references of each image (Papineni et al. 2002).
+CIDEr-D follows Vedantam et al. 2015 ("CIDEr: Consensus-based Image Description
+Evaluation", https://arxiv.org/abs/1411.5726) as implemented by the COCO caption
+evaluation code: TF-IDF n-gram vectors (n = 1..4) with document frequencies over
+the evaluated references, candidate counts clipped by the reference's, a Gaussian
+length penalty (sigma = 6), averaged over references and n, times 10.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Tokens = Sequence[str]
+
+
+def bleu(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> dict[str, float]:
+    """Corpus BLEU-1..4 in [0, 1]."""
+    from nltk.translate.bleu_score import SmoothingFunction, corpus_bleu
+
+    weights = [(1.0,), (0.5, 0.5), (1 / 3, 1 / 3, 1 / 3), (0.25, 0.25, 0.25, 0.25)]
+    with warnings.catch_warnings():  # nltk warns on every corpus without some n-gram match
+        warnings.simplefilter("ignore", UserWarning)
+        scores = corpus_bleu(
+            [list(map(list, refs)) for refs in references],
+            [list(h) for h in hypotheses],
+            weights=weights,
+            smoothing_function=SmoothingFunction().method0,
+        )
+    return {f"bleu{n}": float(s) for n, s in enumerate(scores, start=1)}
+
+
+def wordnet_available() -> bool:
+    """Whether nltk finds WordNet (e.g. through NLTK_DATA), which METEOR needs."""
+    try:
+        from nltk.corpus import wordnet
+
+        wordnet.ensure_loaded()
+        return True
+    except LookupError:
+        return False
+
+
+def meteor(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> float | None:
+    """Mean nltk METEOR, or None when WordNet is absent (never reported as 0)."""
+    if not wordnet_available():
+        return None
+    from nltk.translate.meteor_score import meteor_score
+
+    scores = [meteor_score([list(r) for r in refs], list(h)) for h, refs in zip(hypotheses, references)]
+    return sum(scores) / max(len(scores), 1)
+
+
+def _ngrams(words: Tokens, n: int = 4) -> Counter:
+    return Counter(tuple(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1))
+
+
+def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0) -> float:
+    """Corpus CIDEr-D (the mean of the per-image scores)."""
+    if not hypotheses:
+        return 0.0
+    ref_counts = [[_ngrams(r, n) for r in refs] for refs in references]
+    document_frequency: Counter = Counter()
+    for counts in ref_counts:
+        document_frequency.update(set().union(*(c.keys() for c in counts)))
+    log_images = math.log(float(len(ref_counts)))
+
+    def vector(counts: Counter) -> tuple[list[dict], list[float], int]:
+        vec, norm = [dict() for _ in range(n)], [0.0] * n
+        for gram, tf in counts.items():
+            k = len(gram) - 1
+            vec[k][gram] = tf * (log_images - math.log(max(1.0, document_frequency[gram])))
+            norm[k] += vec[k][gram] ** 2
+        length = sum(tf for gram, tf in counts.items() if len(gram) == 1)
+        return vec, [math.sqrt(x) for x in norm], length
+
+    def similarity(hyp, ref) -> list[float]:
+        (vh, nh, lh), (vr, nr, lr) = hyp, ref
+        penalty = math.exp(-((lh - lr) ** 2) / (2 * sigma**2))
+        values = []
+        for k in range(n):
+            value = sum(min(w, vr[k].get(g, 0.0)) * vr[k].get(g, 0.0) for g, w in vh[k].items())
+            if nh[k] != 0 and nr[k] != 0:
+                value /= nh[k] * nr[k]
+            values.append(value * penalty)
+        return values
+
+    total = 0.0
+    for hyp, counts in zip(hypotheses, ref_counts):
+        hyp_vec = vector(_ngrams(hyp, n))
+        sims = [similarity(hyp_vec, vector(c)) for c in counts]
+        per_n = [sum(s[k] for s in sims) / len(sims) for k in range(n)]
+        total += sum(per_n) / n * 10.0
+    return total / len(hypotheses)
+
+
+def coco_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> dict[str, float] | None:
+    """BLEU, METEOR 1.5, ROUGE-L and CIDEr-D from the official COCO code (``pycocoevalcap``,
+    Java for METEOR), on already tokenised text; None when it is not installed."""
+    try:
+        from pycocoevalcap.bleu.bleu import Bleu
+        from pycocoevalcap.cider.cider import Cider
+        from pycocoevalcap.rouge.rouge import Rouge
+    except ImportError:
+        return None
+    gts = {i: [" ".join(r) for r in refs] for i, refs in enumerate(references)}
+    res = {i: [" ".join(h)] for i, h in enumerate(hypotheses)}
+    out = {}
+    bleus, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    out.update({f"coco_bleu{n}": float(s) for n, s in enumerate(bleus, start=1)})
+    out["coco_rouge_l"], _ = Rouge().compute_score(gts, res)
+    out["coco_cider_d"], _ = Cider().compute_score(gts, res)
+    try:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        out["coco_meteor"], _ = Meteor().compute_score(gts, res)
+    except (OSError, FileNotFoundError, ValueError):  # no Java
+        pass
+    return {k: float(v) for k, v in out.items()}
+
+
+def caption_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> dict[str, float]:
+    """BLEU-1..4, CIDEr-D and, when available, METEOR."""
+    out = bleu(hypotheses, references)
+    out["cider_d"] = cider_d(hypotheses, references)
+    score = meteor(hypotheses, references)
+    if score is not None:
+        out["meteor"] = score
+    return out
+
+
+def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:
+    """Pixel (x, y) of the peak of each attention map upsampled bilinearly to the image.
+
+    Args:
+        alphas: (T, h, w) attention maps.
+        image_size: (height, width) of the image.
+
+    Returns:
+        (T, 2) long, x and y.
+    """
+    height, width = image_size
+    up = F.interpolate(alphas.unsqueeze(1).float(), size=(height, width), mode="bilinear", align_corners=False)  # (T, 1, H, W)
+    flat = up.flatten(1).argmax(1)  # (T,)
+    return torch.stack([flat % width, flat // width], dim=1)
+
+
+def localisation(caption: Tokens, alphas: Tensor, scene, image_size: tuple[int, int]) -> tuple[int, int]:
+    """(hits, object words) of one caption: words naming an object whose attention peak
+    falls inside that object's box. Only captions true of the scene are grounded.
+
+    Args:
+        caption: the generated words.
+        alphas: (T, h, w) the attention when each word was generated (T >= len(caption)).
+        scene: the image's ground truth: ``scene.ground(words)`` gives each word's object
+            index (or None), and ``scene.objects`` / ``scene.digits`` have a ``box``.
+        image_size: (height, width) of the image.
+    """
+    owners = scene.ground(list(caption))
+    if owners is None:  # a false caption names no object for sure: no word counts
+        return 0, 0
+    objects = getattr(scene, "objects", None) or getattr(scene, "digits")
+    peaks = attention_peaks(alphas[: len(caption)], image_size)
+    hits = total = 0
+    for owner, (x, y) in zip(owners, peaks.tolist()):
+        if owner is None:
+            continue
+        x0, y0, x1, y1 = objects[owner].box
+        total += 1
+        hits += int(x0 <= x < x1 and y0 <= y < y1)
+    return hits, total

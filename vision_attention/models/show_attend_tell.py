@@ -1,0 +1,287 @@
+"""Show, Attend and Tell (Xu et al. 2015, ICML, https://arxiv.org/abs/1502.03044).
+
+An LSTM decoder that, at every word, attends over the L annotation vectors of an
+image (section 3.1.2):
+
+    alpha_t = softmax(f_att(a, h_{t-1}))                       additive attention, eq. 4-5
+    z_t     = beta_t * phi(a, alpha_t),  beta_t = sigmoid(f_beta(h_{t-1}))   gating scalar, 4.2.1
+    h_t     = LSTM([E y_{t-1}; z_t], h_{t-1})                 eq. 1-3
+    p(y_t)  ~ exp(L_o tanh(E y_{t-1} + L_h h_t + L_z z_t))     deep output, eq. 7
+    h_0, c_0 = tanh(f_init(mean_i a_i))
+
+phi is the expected annotation (soft, deterministic attention) or a sampled one
+(hard, stochastic attention, trained by REINFORCE; see :func:`hard_attention_loss`).
+The tanh in the deep output follows the authors' code. The key projection of
+f_att is computed once per image.
+
+Two paths compute the same thing: :meth:`ShowAttendTell.step` (one word at a time,
+used by decoding; the plain reference) and :meth:`ShowAttendTell.forward` (teacher
+forcing over a whole caption, with the word-side products hoisted out of the
+loop and the three h_{t-1} products fused into one matmul).
+
+Legend: B batch, T caption steps, L = h*w locations, D annotation size, E embedding
+size, H hidden size, A attention size, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ..backbones import Backbone
+from ..layers import HardAttention, SoftAttention, additive_scores, attend, sample_location
+
+
+class Memory(NamedTuple):
+    """What the decoder reads at every step; fixed for a caption."""
+
+    features: Tensor  # (B, L, D) annotation vectors
+    keys: Tensor  # (B, L, A) their attention projection
+
+
+class State(NamedTuple):
+    h: Tensor  # (B, H)
+    c: Tensor  # (B, H)
+
+
+class StepOutput(NamedTuple):
+    logits: Tensor  # (B, V)
+    alpha: Tensor  # (B, L)
+    state: State
+    log_prob: Tensor | None  # (B,) log p(s_t) of a hard-attention sample
+    entropy: Tensor | None  # (B,) H[alpha_t]
+
+
+class TeacherForced(NamedTuple):
+    logits: Tensor  # (B, T, V)
+    alphas: Tensor  # (B, T, L)
+    log_probs: Tensor | None  # (B, T) hard attention: log p(s_t)
+    entropies: Tensor | None  # (B, T) hard attention: H[alpha_t]
+
+
+class ShowAttendTell(nn.Module):
+    """The Show, Attend and Tell captioner.
+
+    Args:
+        vocab_size: V, including the special tokens.
+        encoder: CNN mapping images (B, 3, H, W) to (B, L, D); None for a decoder that
+            only ever reads cached features.
+        feature_dim: D, the size of an annotation vector (defaults to the encoder's).
+        embed_dim: E, word embedding size (also the deep output size m).
+        hidden_dim: H, LSTM size.
+        attn_dim: A, hidden size of f_att.
+        attention: "soft" (deterministic) or "hard" (stochastic).
+        dropout: dropout before the output layer.
+        gating: use the gating scalar beta.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        encoder: Backbone | None = None,
+        feature_dim: int | None = None,
+        embed_dim: int = 512,
+        hidden_dim: int = 512,
+        attn_dim: int = 512,
+        attention: Literal["soft", "hard"] = "soft",
+        dropout: float = 0.5,
+        gating: bool = True,
+    ) -> None:
+        super().__init__()
+        if attention not in ("soft", "hard"):
+            raise ValueError(f"attention must be 'soft' or 'hard', got {attention!r}")
+        if feature_dim is None:
+            if encoder is None:
+                raise ValueError("ShowAttendTell: give feature_dim when there is no encoder")
+            feature_dim = encoder.out_dim
+        self.config = {
+            "vocab_size": vocab_size, "encoder": None if encoder is None else encoder.config,
+            "feature_dim": feature_dim, "embed_dim": embed_dim, "hidden_dim": hidden_dim, "attn_dim": attn_dim,
+            "attention": attention, "dropout": dropout, "gating": gating,
+        }
+        self.encoder = encoder
+        self.attention_type = attention
+        self.vocab_size, self.embed_dim, self.hidden_dim = vocab_size, embed_dim, hidden_dim
+        self.embed = nn.Embedding(vocab_size, embed_dim)  # E
+        attention_cls = SoftAttention if attention == "soft" else HardAttention
+        self.attention = attention_cls(hidden_dim, feature_dim, attn_dim)  # f_att
+        self.gate = nn.Linear(hidden_dim, 1) if gating else None  # f_beta
+        self.init_h = nn.Linear(feature_dim, hidden_dim)
+        self.init_c = nn.Linear(feature_dim, hidden_dim)
+        self.lstm = nn.LSTMCell(embed_dim + feature_dim, hidden_dim)
+        self.out_h = nn.Linear(hidden_dim, embed_dim)  # L_h
+        self.out_z = nn.Linear(feature_dim, embed_dim, bias=False)  # L_z
+        self.out = nn.Linear(embed_dim, vocab_size)  # L_o
+        self.dropout = nn.Dropout(dropout)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ShowAttendTell":
+        """Rebuild (with fresh weights) from :attr:`config`."""
+        encoder = Backbone(**config["encoder"]) if config.get("encoder") else None
+        return cls(**{**config, "encoder": encoder})
+
+    # ----- shared pieces ------------------------------------------------------------
+    def encode(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, L, D)."""
+        if self.encoder is None:
+            raise RuntimeError("this ShowAttendTell has no encoder: pass features instead of images")
+        return self.encoder(images)
+
+    def memory(self, features: Tensor) -> Memory:
+        """Attention keys computed once per image: (B, L, D) -> Memory."""
+        return Memory(features, self.attention.project_keys(features))  # (B, L, A)
+
+    def init_state(self, memory: Memory) -> State:
+        mean = memory.features.mean(dim=1)  # (B, D)
+        return State(torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))  # (B, H) x 2
+
+    def _readout(self, embedded: Tensor, h: Tensor, z: Tensor) -> Tensor:
+        """Deep output: (.., E), (.., H), (.., D) -> logits (.., V)."""
+        return self.out(self.dropout(torch.tanh(embedded + self.out_h(h) + self.out_z(z))))
+
+    # ----- reference path: one step -------------------------------------------------
+    def step(
+        self,
+        tokens: Tensor,
+        state: State,
+        memory: Memory,
+        sample_attention: bool = False,
+        expectation: Tensor | bool = False,
+        generator: torch.Generator | None = None,
+    ) -> StepOutput:
+        """One decoder step.
+
+        Args:
+            tokens: (B,) the previous words y_{t-1}.
+            state: (h_{t-1}, c_{t-1}).
+            memory: from :meth:`memory`.
+            sample_attention: hard attention: sample the location (training) rather than
+                use the expected context (deterministic decoding).
+            expectation: with sampling, (B,) bool: use the expected context for these.
+            generator: random generator for the sample.
+        """
+        embedded = self.embed(tokens)  # (B, E)
+        log_prob = entropy = None
+        if self.attention_type == "hard":
+            hard = self.attention(state.h, memory.features, projected_keys=memory.keys,
+                                  expectation=expectation if sample_attention else True, generator=generator)
+            context, alpha = hard.context, hard.weights  # (B, D), (B, L)
+            if sample_attention:
+                log_prob, entropy = hard.log_prob, hard.entropy
+        else:
+            context, alpha = self.attention(state.h, memory.features, projected_keys=memory.keys)
+        z = context if self.gate is None else torch.sigmoid(self.gate(state.h)) * context  # (B, D)
+        h, c = self.lstm(torch.cat([embedded, z], dim=1), state)  # (B, H) x 2
+        return StepOutput(self._readout(embedded, h, z), alpha, State(h, c), log_prob, entropy)
+
+    # ----- fast path: teacher forcing -----------------------------------------------
+    def forward(
+        self,
+        features: Tensor,
+        captions: Tensor,
+        sample_attention: bool | None = None,
+        expectation: Tensor | bool = False,
+        generator: torch.Generator | None = None,
+    ) -> TeacherForced:
+        """Teacher-forced pass over whole captions.
+
+        Args:
+            features: (B, L, D) annotation vectors (see :meth:`encode`).
+            captions: (B, T+1) ids from <start> to <end>, right-padded; the model reads
+                captions[:, :-1] and predicts captions[:, 1:].
+            sample_attention: hard attention: sample locations; defaults to ``self.training``.
+            expectation: with sampling, (B,) bool: use the expected context for these.
+            generator: random generator for the samples.
+
+        Returns:
+            :class:`TeacherForced` with logits (B, T, V) and alphas (B, T, L).
+        """
+        hard = self.attention_type == "hard" and (self.training if sample_attention is None else sample_attention)
+        memory = self.memory(features)
+        h, c = self.init_state(memory)
+        embedded = self.embed(captions[:, :-1])  # (B, T, E)
+        E, H, A = self.embed_dim, self.hidden_dim, self.attention.query_proj.out_features
+        w_ih = self.lstm.weight_ih  # (4H, E + D)
+        word_gates = embedded @ w_ih[:, :E].T + self.lstm.bias_ih + self.lstm.bias_hh  # (B, T, 4H)
+        w_z = w_ih[:, E:]  # (4H, D)
+        # h_{t-1} feeds the LSTM, f_att's query and f_beta: one matmul for the three.
+        fused = [self.lstm.weight_hh, self.attention.query_proj.weight]
+        fused_bias = [torch.zeros_like(self.lstm.bias_hh), self.attention.query_proj.bias]
+        if self.gate is not None:
+            fused.append(self.gate.weight)
+            fused_bias.append(self.gate.bias)
+        w_fused, b_fused = torch.cat(fused), torch.cat(fused_bias)  # (4H + A [+ 1], H)
+        hs, zs, alphas, log_probs, entropies = [], [], [], [], []
+        for t in range(embedded.shape[1]):
+            projected = torch.addmm(b_fused, h, w_fused.T)  # (B, 4H + A [+ 1])
+            h_gates, query = projected[:, : 4 * H], projected[:, 4 * H : 4 * H + A]  # (B, 4H), (B, A)
+            scores = additive_scores(query, memory.keys, self.attention.v)  # (B, L)
+            context, alpha = attend(scores, memory.features)  # (B, D), (B, L)
+            if hard:
+                sample = sample_location(context, alpha, memory.features, expectation, generator)
+                context = sample.context
+                log_probs.append(sample.log_prob)
+                entropies.append(sample.entropy)
+            z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (B, D)
+            gates = word_gates[:, t] + h_gates + z @ w_z.T  # (B, 4H)
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
+            h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
+            hs.append(h)
+            zs.append(z)
+            alphas.append(alpha)
+        logits = self._readout(embedded, torch.stack(hs, 1), torch.stack(zs, 1))  # (B, T, V)
+        stack = lambda xs: torch.stack(xs, 1) if xs else None  # noqa: E731
+        return TeacherForced(logits, torch.stack(alphas, 1), stack(log_probs), stack(entropies))
+
+
+def caption_loss(
+    logits: Tensor, targets: Tensor, alphas: Tensor, lengths: Tensor, doubly_stochastic: float = 1.0
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The paper's objective (eq. 14), -log p(y | x) + lambda sum_i (1 - sum_t alpha_ti)^2
+    per caption, summed over the batch and divided by its number of words.
+
+    Args:
+        logits: (B, T, V) predictions of targets.
+        targets: (B, T) words to predict (captions[:, 1:]), padded with 0.
+        alphas: (B, T, L) attention weights.
+        lengths: (B,) caption lengths with <start> and <end> (the targets are lengths - 1 long).
+        doubly_stochastic: lambda.
+
+    Returns:
+        (loss, per-caption NLL (B,), penalty per caption (B,)).
+    """
+    steps = targets.shape[1]
+    real = torch.arange(steps, device=targets.device)[None, :] < (lengths - 1)[:, None]  # (B, T)
+    nll = (nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none") * real).sum(1)  # (B,)
+    coverage = (alphas * real.unsqueeze(-1)).sum(1)  # (B, L) sum_t alpha_ti over real steps
+    penalty = ((1.0 - coverage) ** 2).sum(1)  # (B,)
+    return (nll.sum() + doubly_stochastic * penalty.sum()) / real.sum(), nll, penalty
+
+
+def hard_attention_loss(
+    nll_per_caption: Tensor, log_probs: Tensor, entropies: Tensor, lengths: Tensor, baseline: float,
+    reinforce_weight: float = 1.0, entropy_weight: float = 0.01,
+) -> Tensor:
+    """The REINFORCE terms of the variational bound L_s (Xu et al. eq. 12), as a loss to add.
+
+    The gradient of ``-log p(y | s, a)`` (in the NLL) plus the gradient of this loss is the
+    paper's estimator: ``lambda_r (log p(y|s,a) - b) d log p(s|a)`` with the moving-average
+    baseline b, and ``lambda_e dH[s]``.
+
+    Args:
+        nll_per_caption: (B,) -log p(y | s, a) of each caption under its sampled locations.
+        log_probs: (B, T) log p(s_t) of the samples (0 where the expectation was used).
+        entropies: (B, T) H[alpha_t].
+        lengths: (B,) caption lengths with <start> and <end>.
+        baseline: b, the moving average of log p(y | s, a).
+        reinforce_weight: lambda_r.
+        entropy_weight: lambda_e.
+    """
+    real = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < (lengths - 1)[:, None]  # (B, T)
+    reward = (-nll_per_caption).detach() - baseline  # (B,)
+    score = (log_probs * real).sum(1)  # (B,) log p(s | a)
+    entropy = (entropies * real).sum(1)  # (B,)
+    return -(reinforce_weight * reward * score + entropy_weight * entropy).mean()
