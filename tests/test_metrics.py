@@ -65,10 +65,13 @@ def test_localisation_counts_object_words_whose_peak_is_in_their_box():
     for t, owner in enumerate(owners):
         x0, y0, x1, y1 = scene.objects[owner if owner is not None else 0].box
         alphas[t, ((y0 + y1) // 2) // 8, ((x0 + x1) // 2) // 8] = 1.0  # the cell under the box centre
-    hits, total = localisation(caption, alphas, scene, (64, 64))
-    assert total == 6 and hits == 6
-    alphas[2] = alphas[2].flip(0, 1)  # look at the opposite corner for one word
-    assert localisation(caption, alphas, scene, (64, 64)) == (5, 6)
+    assert localisation(caption, alphas, scene, (64, 64), nouns_only=False) == (6, 6)
+    assert localisation(caption, alphas, scene, (64, 64)) == (2, 2)  # the two shape nouns
+    alphas[2] = alphas[2].flip(0, 1)  # look at the opposite corner for one adjective
+    assert localisation(caption, alphas, scene, (64, 64), nouns_only=False) == (5, 6)
+    assert localisation(caption, alphas, scene, (64, 64)) == (2, 2)
+    alphas[3] = alphas[3].flip(0, 1)  # and for the first noun
+    assert localisation(caption, alphas, scene, (64, 64)) == (1, 2)
     wrong = ["a", "large", "red", "circle"]
     assert localisation(wrong, alphas, scene, (64, 64)) == (0, 0)
     grid = torch.zeros(1, 4, 4)

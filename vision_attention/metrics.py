@@ -155,16 +155,22 @@ def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:
     return torch.stack([flat % width, flat // width], dim=1)
 
 
-def localisation(caption: Tokens, alphas: Tensor, scene, image_size: tuple[int, int]) -> tuple[int, int]:
+def localisation(
+    caption: Tokens, alphas: Tensor, scene, image_size: tuple[int, int], nouns_only: bool = True
+) -> tuple[int, int]:
     """(hits, object words) of one caption: words naming an object whose attention peak
     falls inside that object's box. Only captions true of the scene are grounded.
+    The words counted are the nouns that name objects ("circle", the digit "3"), or with
+    ``nouns_only=False`` every word of an object's phrase ("small", "red", "circle").
 
     Args:
         caption: the generated words.
         alphas: (T, h, w) the attention when each word was generated (T >= len(caption)).
         scene: the image's ground truth: ``scene.ground(words)`` gives each word's object
-            index (or None), and ``scene.objects`` / ``scene.digits`` have a ``box``.
+            index (or None), ``scene.NOUNS`` the naming words, and ``scene.objects`` /
+            ``scene.digits`` have a ``box``.
         image_size: (height, width) of the image.
+        nouns_only: count only the naming nouns.
     """
     owners = scene.ground(list(caption))
     if owners is None:  # a false caption names no object for sure: no word counts
@@ -172,8 +178,8 @@ def localisation(caption: Tokens, alphas: Tensor, scene, image_size: tuple[int, 
     objects = getattr(scene, "objects", None) or getattr(scene, "digits")
     peaks = attention_peaks(alphas[: len(caption)], image_size)
     hits = total = 0
-    for owner, (x, y) in zip(owners, peaks.tolist()):
-        if owner is None:
+    for word, owner, (x, y) in zip(caption, owners, peaks.tolist()):
+        if owner is None or (nouns_only and word not in scene.NOUNS):
             continue
         x0, y0, x1, y1 = objects[owner].box
         total += 1

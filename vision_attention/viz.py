@@ -75,3 +75,83 @@ def save_attention_figure(path: str | Path, image: Image.Image, words: Sequence[
     path.parent.mkdir(parents=True, exist_ok=True)
     attention_figure(image, words, alphas).save(path)
     return path
+
+
+def _grid(images: torch.Tensor, columns: int, scale: int) -> Image.Image:
+    """(n, C, H, W) in [0, 1] -> one RGB image, scaled up by ``scale``."""
+    n, channels, height, width = images.shape
+    rows = math.ceil(n / columns)
+    sheet = Image.new("RGB", (columns * (width * scale + 2), rows * (height * scale + 2)), (40, 40, 40))
+    for i in range(n):
+        array = (images[i].clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+        tile = Image.fromarray(array[..., 0] if channels == 1 else array).convert("RGB")
+        tile = tile.resize((width * scale, height * scale), Image.NEAREST)
+        sheet.paste(tile, ((i % columns) * (width * scale + 2) + 1, (i // columns) * (height * scale + 2) + 1))
+    return sheet
+
+
+def _draw_windows(frame: Image.Image, windows, step: int, shape: tuple[int, int], columns: int, scale: int) -> None:
+    """Outline each image's attention window: from the first to the last filter centre."""
+    height, width = shape
+    draw = ImageDraw.Draw(frame)
+    half = (windows.n - 1) / 2
+    for i in range(windows.centre_x.shape[1]):
+        cx, cy = float(windows.centre_x[step, i]), float(windows.centre_y[step, i])
+        span = max(half * float(windows.stride[step, i]), 0.5)
+        ox, oy = (i % columns) * (width * scale + 2) + 1, (i // columns) * (height * scale + 2) + 1
+        # pixel coordinates are 1-indexed in the filterbank: pixel a covers [a - 1, a) on screen
+        box = [ox + (cx - span - 0.5) * scale, oy + (cy - span - 0.5) * scale,
+               ox + (cx + span - 0.5) * scale, oy + (cy + span - 0.5) * scale]
+        draw.rectangle(box, outline=(255, 60, 60), width=max(1, scale // 3))
+
+
+def drawing_frames(drawing, columns: int | None = None, scale: int = 3) -> list[Image.Image]:
+    """One frame per step, plus the blank first one, with the windows outlined."""
+    canvases = drawing.canvases  # (T, n, C, H, W)
+    steps, n, channels, height, width = canvases.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    frames = [_grid(torch.zeros(n, channels, height, width), columns, scale)]
+    for t in range(steps):
+        frame = _grid(canvases[t], columns, scale)
+        if drawing.windows is not None:
+            _draw_windows(frame, drawing.windows, t, (height, width), columns, scale)
+        frames.append(frame)
+    return frames
+
+
+def drawing_gif(drawing, path: str | Path, duration_ms: int = 80, loop: int = 0, columns: int | None = None,
+                scale: int = 3, hold_last_ms: int = 1500) -> Path:
+    """An animated GIF of a drawing: a frame per step (plus the first), windows in red.
+
+    Args:
+        drawing: from ``Drawer.sample`` or ``Drawer.reconstruct``.
+        path: the .gif to write.
+        duration_ms: time per frame.
+        loop: 0 loops forever; k plays k + 1 times.
+        columns: images per row (default: a square grid).
+        scale: pixels per image pixel.
+        hold_last_ms: how long the finished drawing stays.
+    """
+    frames = drawing_frames(drawing, columns, scale)
+    durations = [duration_ms] * (len(frames) - 1) + [hold_last_ms]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=loop, disposal=1)
+    return path
+
+
+def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3) -> Path:
+    """A PNG row per image of selected steps (default: 8 evenly spaced, the last included)."""
+    canvases = drawing.canvases
+    total = canvases.shape[0]
+    steps = list(steps) if steps is not None else sorted({round(i * (total - 1) / 7) for i in range(8)})
+    frames = [_grid(canvases[t], 1, scale) for t in steps]
+    strip = Image.new("RGB", (sum(f.width for f in frames), frames[0].height), "white")
+    x = 0
+    for frame in frames:
+        strip.paste(frame, (x, 0))
+        x += frame.width
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    strip.save(path)
+    return path

@@ -54,6 +54,8 @@ class DigitScene:
     corner: str | None  # for one digit
     relation: str | None  # of digit 0 to digit 1
 
+    NOUNS = frozenset(str(d) for d in range(10))  # the words that name a digit
+
     def is_correct(self, caption: list[str] | str) -> bool:
         return MNISTCaptions.is_correct(caption, self)
 

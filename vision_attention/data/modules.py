@@ -7,6 +7,7 @@ keep it in their ``state_dict`` so that it travels inside checkpoints.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Literal
@@ -19,11 +20,21 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from .caption_files import check_images, read_captions_txt, read_karpathy_json, seeded_split
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
 from .dates import DatePairs, characters, make_pairs
+from .feature_cache import CachedFeatures, FeatureCache
 from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, split_indices
 from .shapes import ShapesCaptions
 from .vocab import Vocabulary, tokenize
+
+
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A hash of a module's weights, so that caches of differently trained encoders differ."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def data_root(subfolder: str) -> Path | None:
@@ -201,6 +212,8 @@ class CaptionFilesDataModule(CaptionDataModule):
         split_seed: seed of that split.
         min_count: words seen fewer times in training captions become ``<unk>``.
         skip_bad_images: skip undecodable images with a warning instead of failing.
+        feature_cache: folder of feature caches; with it, a frozen encoder's features are
+            computed once per image (see :meth:`use_encoder`) and training never runs the CNN.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
     """
@@ -215,6 +228,7 @@ class CaptionFilesDataModule(CaptionDataModule):
         split_seed: int = 0,
         min_count: int = 5,
         skip_bad_images: bool = False,
+        feature_cache: str | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
     ) -> None:
@@ -246,6 +260,23 @@ class CaptionFilesDataModule(CaptionDataModule):
     def make_vocab(self) -> Vocabulary:
         train = self.splits["train"].records
         return Vocabulary.build((c for r in train for c in r.captions), self.hparams.min_count)
+
+    def use_encoder(self, encoder: torch.nn.Module) -> None:
+        """Replace the images of every split by the cached features of a frozen ``encoder``,
+        computing them once (keyed by the encoder's name, settings and weights)."""
+        if self.hparams.feature_cache is None:
+            return
+        if any(p.requires_grad for p in encoder.parameters()):
+            raise ValueError("feature_cache needs a frozen encoder (trainable_blocks: 0)")
+        self.setup()
+        config = getattr(encoder, "config", {"name": type(encoder).__name__})
+        settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(encoder)}
+        for split, images in list(self.splits.items()):
+            if not isinstance(images, CaptionedImages) or not len(images):
+                continue
+            cache = FeatureCache(self.hparams.feature_cache, config["name"], settings, [str(r.path) for r in images.records])
+            features = cache.get_or_build(images, encoder, batch_size=self.batch_size)
+            self.splits[split] = CachedFeatures(features, [r.captions for r in images.records])
 
 
 class ImagesDataModule(L.LightningDataModule):

@@ -71,6 +71,8 @@ class Scene:
     objects: tuple[ShapeObject, ...]  # left to right
     image_size: int
 
+    NOUNS = frozenset(SHAPES)  # the words that name an object
+
     def is_correct(self, caption: list[str] | str) -> bool:
         return ShapesCaptions.is_correct(caption, self)
 

@@ -1,5 +1,6 @@
 """Thin LightningModules: each receives a model and owns the loop."""
 
 from .captioning import CaptioningModule
+from .drawing import DrawModule
 
-__all__ = ["CaptioningModule"]
+__all__ = ["CaptioningModule", "DrawModule"]

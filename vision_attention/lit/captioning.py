@@ -4,11 +4,15 @@ Training is teacher forced (cross-entropy, doubly stochastic penalty, and for ha
 attention the REINFORCE terms with a moving-average baseline and the expected
 context used with probability 0.5). Validation and test DECODE for real (beam
 search, no teacher forcing) and report BLEU-1..4, CIDEr-D, METEOR when WordNet is
-found, and on the synthetic sets caption correctness and attention localisation;
+found, and on the synthetic sets caption correctness and attention localisation
+(``localisation``: the nouns naming objects; ``localisation_words``: every word of
+an object's phrase);
 the teacher-forced loss is logged separately as ``val/tf_loss``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import lightning as L
 import torch
@@ -25,9 +29,10 @@ class CaptioningModule(L.LightningModule):
 
     Args:
         model: the captioner.
-        lr: Adam learning rate of the decoder (and of a tiny encoder trained from scratch).
+        lr: learning rate of the decoder (and of a tiny encoder trained from scratch).
         encoder_lr: learning rate of the fine-tuned blocks of a pretrained encoder.
-        weight_decay: Adam weight decay.
+        weight_decay: weight decay.
+        optimizer: "adam" or "rmsprop" (the paper used RMSProp on Flickr8k, Adam on COCO).
         doubly_stochastic: lambda of the penalty sum_i (1 - sum_t alpha_ti)^2.
         reinforce_weight: lambda_r of the REINFORCE term (hard attention).
         entropy_weight: lambda_e of the entropy bonus (hard attention).
@@ -44,6 +49,7 @@ class CaptioningModule(L.LightningModule):
         lr: float = 4e-4,
         encoder_lr: float = 1e-4,
         weight_decay: float = 0.0,
+        optimizer: Literal["adam", "rmsprop"] = "adam",
         doubly_stochastic: float = 1.0,
         reinforce_weight: float = 1.0,
         entropy_weight: float = 0.01,
@@ -68,6 +74,8 @@ class CaptioningModule(L.LightningModule):
             if self.vocab is not None and self.vocab != datamodule.vocab:
                 raise ValueError("the data's vocabulary differs from the one this model was trained with")
             self.vocab = datamodule.vocab
+        if datamodule is not None and hasattr(datamodule, "use_encoder") and self.model.encoder is not None:
+            datamodule.use_encoder(self.model.encoder)  # a no-op unless the data caches features
         if self.vocab is not None and len(self.vocab) != self.model.vocab_size:
             raise ValueError(f"vocabulary has {len(self.vocab)} words but the model expects {self.model.vocab_size}")
 
@@ -95,7 +103,8 @@ class CaptioningModule(L.LightningModule):
         groups = [{"params": decoder_params, "lr": self.hparams.lr}]
         if encoder_params:
             groups.append({"params": encoder_params, "lr": self.hparams.lr if from_scratch else self.hparams.encoder_lr})
-        return torch.optim.Adam(groups, weight_decay=self.hparams.weight_decay)
+        optimizer = torch.optim.Adam if self.hparams.optimizer == "adam" else torch.optim.RMSprop
+        return optimizer(groups, weight_decay=self.hparams.weight_decay)
 
     # ----- the step shared by train / val / test ----------------------------------
     def features(self, batch: dict) -> torch.Tensor:
@@ -151,12 +160,14 @@ class CaptioningModule(L.LightningModule):
         metrics = caption_metrics(hyps, refs)
         if store[0][2] is not None:
             metrics["correct"] = sum(scene.is_correct(h) for h, _, scene, _, _ in store) / len(store)
-            hits = total = 0
-            for words, _, scene, alphas, image_size in store:
-                side = round(alphas.shape[-1] ** 0.5)  # the synthetic sets have square grids
-                h, n = localisation(words, alphas.view(len(words), side, side), scene, image_size or (side, side))
-                hits, total = hits + h, total + n
-            metrics["localisation"] = hits / max(total, 1)
+            for name, nouns_only in (("localisation", True), ("localisation_words", False)):
+                hits = total = 0
+                for words, _, scene, alphas, image_size in store:
+                    side = round(alphas.shape[-1] ** 0.5)  # the synthetic sets have square grids
+                    maps = alphas.view(len(words), side, side)
+                    h, n = localisation(words, maps, scene, image_size or (side, side), nouns_only)
+                    hits, total = hits + h, total + n
+                metrics[name] = hits / max(total, 1)
         metrics = {f"{prefix}/{k}": v for k, v in metrics.items()}
         self.log_dict(metrics, prog_bar=prefix == "val")
         return metrics
