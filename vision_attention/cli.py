@@ -4,6 +4,7 @@
   ``vision-attention fit --config train/sat_soft_shapes.yaml``; the run's config is
   saved beside its checkpoints so it can be replayed.
 * ``caption``: caption images with a trained checkpoint.
+* ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF).
 
 A user mistake ends with one line naming the problem and a non-zero exit status;
 ``--debug`` shows the traceback.
@@ -40,6 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
     caption.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     caption.add_argument("images", nargs="+", type=Path, help="image files")
+    draw = commands.add_parser("draw", help="draw images step by step with a trained DRAW checkpoint")
+    draw.add_argument("--checkpoint", required=True, type=Path, help="a DRAW checkpoint (.ckpt)")
+    draw.add_argument("--num", type=int, default=16, help="images to draw (default 16)")
+    draw.add_argument("--out", type=Path, default=Path("draw.gif"), help="the animated GIF to write")
+    draw.add_argument("--strip", type=Path, help="also write a PNG strip of selected steps")
+    draw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
+    draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     return parser
 
 
@@ -73,6 +82,19 @@ def run_caption(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def run_draw(args: argparse.Namespace) -> int:
+    from .drawer import Drawer
+    from .viz import drawing_gif, drawing_strip
+
+    if args.num < 1:
+        raise ValueError(f"--num must be at least 1, got {args.num}")
+    drawing = Drawer.from_checkpoint(args.checkpoint, map_location=args.device).sample(args.num, seed=args.seed)
+    print(drawing_gif(drawing, args.out, duration_ms=args.frame_ms))
+    if args.strip:
+        print(drawing_strip(drawing, args.strip))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -86,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "caption":
             return run_caption(args)
+        if args.command == "draw":
+            return run_draw(args)
         parser.print_help()
         return 0
     except USER_ERRORS as err:

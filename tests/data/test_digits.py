@@ -68,3 +68,20 @@ def test_real_binarized_mnist_and_mnist_counts(data_dir):
     assert hashlib.md5(gzip.open(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz").read()).hexdigest() == "2646ac647ad5339dbf082846283269ea"
     _, train_labels = load_mnist(data_dir / "mnist", train=True)
     assert np.bincount(train_labels).tolist() == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
+
+
+def test_torchvision_classes_read_files_already_on_disk(tmp_path):
+    from vision_attention.data import TorchvisionImages
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(1).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    for split in ("train", "t10k"):  # torchvision wants both splits present
+        write_idx(raw / f"{split}-images-idx3-ubyte", images, False)
+        write_idx(raw / f"{split}-labels-idx1-ubyte", np.array([7, 2, 1], dtype=np.uint8), False)
+    data = TorchvisionImages("MNIST", tmp_path, train=False)
+    assert len(data) == 3 and int(data[1]["label"]) == 2
+    torch.testing.assert_close(data[0]["image"][0], torch.from_numpy(images[0]).float() / 255)
+    with pytest.raises(FileNotFoundError, match="CIFAR10"):
+        TorchvisionImages("CIFAR10", tmp_path)
+    assert np.array_equal(load_mnist(tmp_path, train=False)[0], images)  # the IDX loader finds MNIST/raw too

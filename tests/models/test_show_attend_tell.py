@@ -52,7 +52,7 @@ def test_every_parameter_learns_and_nothing_is_nan(attention):
     loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
     if attention == "hard":
         assert out.log_probs.shape == (3, 5) and (out.log_probs[1] == 0).all()
-        loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0)
+        loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0).mean()
     assert torch.isfinite(loss)
     assert_every_parameter_gets_gradient(model, loss)
 
@@ -113,14 +113,14 @@ def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
     for s in range(4):
         i = int((location == s).nonzero()[0])
         surrogate = -nll[i] - hard_attention_loss(nll[i : i + 1], out.log_probs[i : i + 1], out.entropies[i : i + 1],
-                                                  lengths, baseline=-2.0, entropy_weight=0.0)
+                                                  lengths, baseline=-2.0, entropy_weight=0.0).sum()
         grads = torch.autograd.grad(surrogate, params, retain_graph=True)
         expected = [e + alpha[0, s].detach() * g for e, g in zip(expected, grads)]
     for e, g in zip(expected, exact):
         torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)
     # And the plain average over the batch is that expectation plus sampling noise.
     average = torch.autograd.grad(-nll.mean() - hard_attention_loss(nll, out.log_probs, out.entropies, lengths.expand(n),
-                                                                    baseline=-2.0, entropy_weight=0.0), params)
+                                                                    baseline=-2.0, entropy_weight=0.0).mean(), params)
     scale = max(g.abs().max().item() for g in exact)
     assert max((a - g).abs().max().item() for a, g in zip(average, exact)) < scale
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .masks import attend, key_mask_for
+from .masks import KeyedAttention
 
 
 def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linear) -> Tensor:
@@ -37,7 +37,7 @@ def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linea
     return v(hidden).squeeze(-1)  # (B, T, S)
 
 
-class AdditiveAttention(nn.Module):
+class AdditiveAttention(KeyedAttention):
     """Bahdanau attention with a reusable key projection.
 
     Args:
@@ -56,26 +56,6 @@ class AdditiveAttention(nn.Module):
         """U k for every key, once per sequence: (B, S, Dk) -> (B, S, A)."""
         return self.key_proj(keys)
 
-    def forward(
-        self,
-        query: Tensor,
-        keys: Tensor,
-        values: Tensor | None = None,
-        mask: Tensor | None = None,
-        projected_keys: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Args:
-            query: (B, Dq) for one step, or (B, T, Dq) for T steps at once.
-            keys: (B, S, Dk).
-            values: (B, S, Dv); defaults to ``keys``.
-            mask: (B, S) bool, True = may attend.
-            projected_keys: ``project_keys(keys)``, to skip recomputing it.
-
-        Returns:
-            ``(context, weights)``: (B, [T,] Dv) and (B, [T,] S).
-        """
-        if projected_keys is None:
-            projected_keys = self.project_keys(keys)  # (B, S, A)
-        scores = additive_scores(self.query_proj(query), projected_keys, self.v)  # (B, [T,] S)
-        values = keys if values is None else values
-        return attend(scores, values, key_mask_for(mask, scores))
+    def scores(self, query: Tensor, projected_keys: Tensor) -> Tensor:
+        """v^T tanh(W q + U k): (B, [T,] Dq) with (B, S, A) -> (B, [T,] S)."""
+        return additive_scores(self.query_proj(query), projected_keys, self.v)

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .additive import additive_scores
-from .masks import attend, key_mask_for
+from .masks import KeyedAttention
 
 LuongScore = Literal["dot", "general", "concat"]
 
@@ -33,7 +33,7 @@ def dot_scores(query: Tensor, keys: Tensor) -> Tensor:
     return torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
 
 
-class LuongAttention(nn.Module):
+class LuongAttention(KeyedAttention):
     """Luong global attention.
 
     Args:
@@ -75,27 +75,3 @@ class LuongAttention(nn.Module):
         if self.score == "concat":
             return additive_scores(self.query_proj(query), projected_keys, self.v)
         return dot_scores(query, projected_keys)
-
-    def forward(
-        self,
-        query: Tensor,
-        keys: Tensor,
-        values: Tensor | None = None,
-        mask: Tensor | None = None,
-        projected_keys: Tensor | None = None,
-    ) -> tuple[Tensor, Tensor]:
-        """Args:
-            query: (B, Dq) or (B, T, Dq).
-            keys: (B, S, Dk).
-            values: (B, S, Dv); defaults to ``keys``.
-            mask: (B, S) bool, True = may attend.
-            projected_keys: ``project_keys(keys)``, to skip recomputing it.
-
-        Returns:
-            ``(context, weights)``: (B, [T,] Dv) and (B, [T,] S).
-        """
-        if projected_keys is None:
-            projected_keys = self.project_keys(keys)
-        scores = self.scores(query, projected_keys)  # (B, [T,] S)
-        values = keys if values is None else values
-        return attend(scores, values, key_mask_for(mask, scores))

@@ -10,7 +10,7 @@ Legend: B batch, T query steps, S key/source length, D value size.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def padding_mask(lengths: Tensor, max_len: int | None = None) -> Tensor:
@@ -91,3 +91,42 @@ def weighted_sum(weights: Tensor, values: Tensor) -> Tensor:
     if weights.dim() == 2:
         return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, D)
     return torch.matmul(weights, values)  # (..., T, D)
+
+
+class KeyedAttention(nn.Module):
+    """Attention whose score has a query-independent key side: subclasses define
+    ``project_keys`` (computed once per sequence) and ``scores``; normalising, masking
+    and weighting are shared.
+
+    Legend: B batch, T query steps, S key length, D value size.
+    """
+
+    def project_keys(self, keys: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def scores(self, query: Tensor, projected_keys: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(
+        self,
+        query: Tensor,
+        keys: Tensor,
+        values: Tensor | None = None,
+        mask: Tensor | None = None,
+        projected_keys: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Args:
+            query: (B, Dq) for one step, or (B, T, Dq) for T steps at once.
+            keys: (B, S, Dk).
+            values: (B, S, D); defaults to ``keys``.
+            mask: (B, S) bool, True = may attend.
+            projected_keys: ``project_keys(keys)``, to skip recomputing it.
+
+        Returns:
+            ``(context, weights)``: (B, [T,] D) and (B, [T,] S).
+        """
+        if projected_keys is None:
+            projected_keys = self.project_keys(keys)
+        scores = self.scores(query, projected_keys)  # (B, [T,] S)
+        values = keys if values is None else values
+        return attend(scores, values, key_mask_for(mask, scores))

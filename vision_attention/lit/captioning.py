@@ -118,10 +118,11 @@ class CaptioningModule(L.LightningModule):
         loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
         result = {"loss": loss, "nll": nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
         if sampling:
-            result["loss"] = loss + hard_attention_loss(
+            reinforce = hard_attention_loss(
                 nll, out.log_probs, out.entropies, lengths, float(self.baseline),
                 self.hparams.reinforce_weight, self.hparams.entropy_weight,
-            )
+            )  # (B,), normalised per word like the caption loss
+            result["loss"] = loss + reinforce.sum() / (lengths - 1).sum()
             sampled = ~expectation
             if sampled.any():
                 with torch.no_grad():  # b <- 0.9 b + 0.1 log p(y | s, a)

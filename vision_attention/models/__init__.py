@@ -1,5 +1,6 @@
 """Models: plain nn.Modules (no Lightning)."""
 
+from .draw import DRAW, draw_loss
 from .show_attend_tell import Memory, ShowAttendTell, State, StepOutput, TeacherForced, caption_loss, hard_attention_loss
 
-__all__ = ["Memory", "ShowAttendTell", "State", "StepOutput", "TeacherForced", "caption_loss", "hard_attention_loss"]
+__all__ = ["DRAW", "draw_loss", "Memory", "ShowAttendTell", "State", "StepOutput", "TeacherForced", "caption_loss", "hard_attention_loss"]

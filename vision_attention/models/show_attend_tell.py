@@ -265,11 +265,12 @@ def hard_attention_loss(
     nll_per_caption: Tensor, log_probs: Tensor, entropies: Tensor, lengths: Tensor, baseline: float,
     reinforce_weight: float = 1.0, entropy_weight: float = 0.01,
 ) -> Tensor:
-    """The REINFORCE terms of the variational bound L_s (Xu et al. eq. 12), as a loss to add.
+    """The REINFORCE terms of the variational bound L_s (Xu et al. eq. 12), per caption.
 
-    The gradient of ``-log p(y | s, a)`` (in the NLL) plus the gradient of this loss is the
-    paper's estimator: ``lambda_r (log p(y|s,a) - b) d log p(s|a)`` with the moving-average
-    baseline b, and ``lambda_e dH[s]``.
+    Added to the caption's -log p(y | s, a), their gradient is the paper's estimator:
+    ``lambda_r (log p(y|s,a) - b) d log p(s|a)`` with the moving-average baseline b, and
+    ``lambda_e dH[s]``. Normalise them as the NLL is normalised (by the number of words
+    for :func:`caption_loss`), so that the balance of the terms is the paper's.
 
     Args:
         nll_per_caption: (B,) -log p(y | s, a) of each caption under its sampled locations.
@@ -279,9 +280,12 @@ def hard_attention_loss(
         baseline: b, the moving average of log p(y | s, a).
         reinforce_weight: lambda_r.
         entropy_weight: lambda_e.
+
+    Returns:
+        (B,) the terms to add to each caption's loss.
     """
     real = torch.arange(log_probs.shape[1], device=log_probs.device)[None, :] < (lengths - 1)[:, None]  # (B, T)
     reward = (-nll_per_caption).detach() - baseline  # (B,)
     score = (log_probs * real).sum(1)  # (B,) log p(s | a)
     entropy = (entropies * real).sum(1)  # (B,)
-    return -(reinforce_weight * reward * score + entropy_weight * entropy).mean()
+    return -(reinforce_weight * reward * score + entropy_weight * entropy)

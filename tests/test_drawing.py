@@ -1,0 +1,57 @@
+"""DRAW end to end: a checkpoint alone samples, reconstructs and animates."""
+
+import lightning as L
+import pytest
+import torch
+from PIL import Image
+
+from vision_attention import Drawer
+from vision_attention.checkpoints import CheckpointError
+from vision_attention.cli import main
+from vision_attention.data.digits import ImageArray
+from vision_attention.lit import DrawModule
+from vision_attention.models import DRAW
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("draw")
+    L.seed_everything(0)
+    images = torch.bernoulli(torch.full((32, 1, 12, 12), 0.2))
+    loader = torch.utils.data.DataLoader(ImageArray(images), batch_size=16)
+    model = DRAW((1, 12, 12), steps=5, read_n=2, write_n=3, enc_dim=16, dec_dim=16, z_dim=4)
+    trainer = L.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=folder)
+    trainer.fit(DrawModule(model), train_dataloaders=loader)
+    trainer.save_checkpoint(folder / "draw.ckpt")
+    return folder / "draw.ckpt", model
+
+
+def test_drawer_samples_and_reconstructs_with_windows(checkpoint):
+    path, model = checkpoint
+    drawer = Drawer.from_checkpoint(path)
+    sample = drawer.sample(6, seed=3)
+    assert sample.canvases.shape == (5, 6, 1, 12, 12)
+    assert ((sample.canvases >= 0) & (sample.canvases <= 1)).all()
+    assert torch.equal(sample.canvases, drawer.sample(6, seed=3).canvases)
+    assert sample.windows.centre_x.shape == (5, 6) and sample.windows.n == 3
+    again = drawer.reconstruct(torch.rand(2, 1, 12, 12), seed=1)
+    assert again.canvases.shape == (5, 2, 1, 12, 12) and again.windows.n == 2
+
+
+def test_cli_writes_a_gif_with_a_frame_per_step_and_a_strip(checkpoint, tmp_path, capsys):
+    path, _ = checkpoint
+    assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"),
+                 "--strip", str(tmp_path / "s.png"), "--seed", "1"]) == 0
+    gif = Image.open(tmp_path / "d.gif")
+    assert gif.n_frames == 5 + 1  # one per step, plus the blank first frame
+    gif.seek(3)
+    gif.convert("RGB")
+    assert Image.open(tmp_path / "s.png").width > Image.open(tmp_path / "s.png").height
+
+
+def test_a_captioner_checkpoint_is_not_a_drawer(tmp_path):
+    torch.save({"vision_attention": {"kind": "captioner"}, "state_dict": {}}, tmp_path / "c.ckpt")
+    with pytest.raises(CheckpointError, match="not a DRAW model"):
+        Drawer.from_checkpoint(tmp_path / "c.ckpt")
+    assert main(["draw", "--checkpoint", str(tmp_path / "c.ckpt")]) == 2
