@@ -96,7 +96,7 @@ def tiny_cnn_blocks(width: int = 64, downsample: int = 8, in_channels: int = 3) 
     """A small CNN that divides the image side by ``downsample`` (4 or 8: 64 x 64 -> 16 x 16
     or 8 x 8) with D = 2*width + 2. It strides early to keep a CPU training step cheap, and
     ends in 1 x 1 convolutions so that each location's vector describes what lies near it
-    (receptive field 15 pixels at downsample 4, 23 at 8), which makes attention point at
+    (receptive field 15 pixels), which makes attention point at
     the object it describes."""
     if downsample not in (4, 8):
         raise ValueError(f"tiny backbone: downsample must be 4 or 8, got {downsample}")
