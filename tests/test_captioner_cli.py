@@ -1,6 +1,5 @@
 """Captioning from a checkpoint alone, from Python and from the command line."""
 
-import pickle
 import subprocess
 import sys
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .checkpoints import CheckpointError, load_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .data.images import load_rgb
 from .data.vocab import Vocabulary
 from .models.decoding import beam_search
@@ -57,8 +57,7 @@ class Captioner:
         if info.get("kind") != "captioner":
             raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a captioner")
         model = ShowAttendTell.from_config(info["model_config"])
-        weights = {k[len("model.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-        model.load_state_dict(weights)
+        model.load_state_dict(model_weights(checkpoint))
         return cls(model, Vocabulary.from_dict(info["vocab"]), int(info.get("image_size") or 224), map_location)
 
     def to_tensor(self, image: ImageLike) -> torch.Tensor:

@@ -36,6 +36,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return checkpoint, checkpoint[KEY]
 
 
+def model_weights(checkpoint: dict, prefix: str = "model.") -> dict:
+    """The state dict of the LightningModule's ``model`` attribute, without its prefix."""
+    return {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+
+
 def atomic_save(obj: object, path: str | Path) -> None:
     """torch.save to a temporary file, fsync, then rename over ``path``."""
     path = Path(path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint
+from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .layers import GaussianWindow
 from .models.draw import DRAW
 
@@ -57,7 +57,7 @@ class Drawer:
         if info.get("kind") != "drawer":
             raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a DRAW model")
         model = DRAW.from_config(info["model_config"])
-        model.load_state_dict({k[len("model.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")})
+        model.load_state_dict(model_weights(checkpoint))
         return cls(model, map_location)
 
     @torch.no_grad()
