@@ -70,3 +70,21 @@ def test_download_refuses_a_corrupt_existing_file(tmp_path):
     assert fetch.download("http://unused.invalid/f.gz", tmp_path / "f.gz", hashlib.md5(b"abc").hexdigest(), "md5") == tmp_path / "f.gz"
     with pytest.raises(SystemExit, match="differs from the published"):
         fetch.download("http://unused.invalid/f.gz", tmp_path / "f.gz", "0" * 32, "md5")
+
+
+def test_image_archives_are_flattened_from_zip_and_tar(tmp_path):
+    import tarfile
+
+    fetch = recipe("_fetch")
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("train2014/x.jpg", b"1")
+        zf.writestr("train2014/notes.txt", b"skip me")
+        zf.writestr("__MACOSX/train2014/._x.jpg", b"junk")
+    assert fetch.extract_images(tmp_path / "a.zip", tmp_path / "zip_out") == 1
+    assert (tmp_path / "zip_out" / "x.jpg").read_bytes() == b"1"
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "y.JPG").write_bytes(b"2")
+    with tarfile.open(tmp_path / "b.tar.gz", "w:gz") as tf:
+        tf.add(tmp_path / "src" / "y.JPG", arcname="flickr30k-images/y.JPG")
+    assert fetch.extract_images(tmp_path / "b.tar.gz", tmp_path / "tar_out") == 1
+    assert (tmp_path / "tar_out" / "y.JPG").read_bytes() == b"2"
