@@ -25,3 +25,10 @@ def test_learned_positions_train_and_lengths_are_checked():
     assert pe.table.grad[:3].abs().sum() > 0 and (pe.table.grad[3:] == 0).all()
     with pytest.raises(ValueError, match="max_len=5"):
         pe(torch.zeros(1, 6, 4))
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_positional_gradcheck(learned):
+    pe = PositionalEncoding(4, max_len=6, learned=learned).double()
+    x = torch.randn(2, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda inp: pe(inp, offset=1), (x,))
