@@ -1,0 +1,54 @@
+"""A run killed with SIGKILL leaves checkpoints that load and resume, never half-written ones."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fit_command(root: Path, steps: int, resume: bool = False) -> list[str]:
+    command = [
+        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml"),
+        "--trainer.max_steps", str(steps), "--trainer.max_time", "null", "--trainer.val_check_interval", "null",
+        "--trainer.check_val_every_n_epoch", "1", "--trainer.limit_val_batches", "0",
+        "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
+        "--trainer.callbacks+", "lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.dirpath", str(root / "every_step"), "--trainer.callbacks.every_n_train_steps", "1",
+        "--trainer.callbacks.save_last", "true", "--trainer.callbacks.save_top_k", "-1",
+        "--data.init_args.train_size", "4096", "--data.init_args.batch_size", "8",
+        "--model.init_args.model.init_args.hidden_dim", "32",
+    ]
+    return command + (["--ckpt_path", "last"] if resume else [])
+
+
+def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_continues(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    folder = tmp_path / "every_step"
+    process = subprocess.Popen(fit_command(tmp_path, 10_000), cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(folder.glob("*.ckpt"))) < 6:
+        time.sleep(0.05)
+    time.sleep(0.137)  # then kill mid-run, most likely while a checkpoint is being written
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    checkpoints = sorted(folder.glob("*.ckpt"))
+    assert len(checkpoints) >= 6, "the run wrote too few checkpoints before the kill"
+    steps = []
+    for path in checkpoints:  # every file that carries a checkpoint's name loads completely
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        assert "state_dict" in checkpoint and "vision_attention" in checkpoint
+        steps.append(checkpoint["global_step"])
+    last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+    assert last == max(steps)
+    resumed = subprocess.run(fit_command(tmp_path, last + 3, resume=True), cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
+    assert after["global_step"] == last + 3
