@@ -81,7 +81,7 @@ class CaptioningModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        image_size = getattr(getattr(datamodule, "hparams", {}), "get", lambda *_: None)("image_size")
+        image_size = getattr(datamodule, "hparams", {}).get("image_size")  # what Captioner resizes to
         checkpoint[CHECKPOINT_KEY] = {
             "kind": "captioner",
             "model_config": self.model.config,
