@@ -78,7 +78,7 @@ def main() -> None:
 
     def step_ours() -> None:
         opt_ours.zero_grad(set_to_none=True)
-        draw_loss(ours(x), x).loss.backward()
+        draw_loss(ours, ours(x), x).loss.backward()
         opt_ours.step()
 
     def step_reference() -> None:

@@ -2,7 +2,7 @@
 masks are bool with True = may attend, built by :func:`padding_mask` / :func:`causal_mask`."""
 
 from .additive import AdditiveAttention, additive_scores
-from .gaussian import GaussianAttention, GaussianWindow, filterbank
+from .gaussian import GaussianAttention, GaussianWindow, filterbank, place_window
 from .local import LocalAttention
 from .luong import LuongAttention
 from .masks import attend, causal_mask, masked_softmax, padding_mask, weighted_sum
@@ -29,6 +29,7 @@ __all__ = [
     "attend",
     "causal_mask",
     "filterbank",
+    "place_window",
     "masked_softmax",
     "padding_mask",
     "sample_location",

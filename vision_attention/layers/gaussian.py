@@ -59,6 +59,30 @@ def filterbank(centre: Tensor, stride: Tensor, sigma2: Tensor, n: int, size: int
     return filters / filters.sum(dim=2, keepdim=True).clamp_min(_EPS)
 
 
+def place_window(params: Tensor, height: int, width: int, n: int, scale: float = 1.0) -> GaussianWindow:
+    """The window of eq. 21-26 from the raw emitted parameters.
+
+    Args:
+        params: (Bt, 5) = (g~X, g~Y, log sigma^2, log delta~, log gamma).
+        height, width: the grid the filters cover (B, A).
+        n: filters per side N.
+        scale: multiplies sigma, for placing the same window on a grid ``scale`` times the
+            size of the one the parameters were learnt for (a CNN feature map of the image).
+    """
+    gx_, gy_, log_sigma2, log_delta_, log_gamma = params.unbind(-1)  # 5 x (Bt,)
+    centre_x = (width + 1) / 2 * (gx_ + 1)
+    centre_y = (height + 1) / 2 * (gy_ + 1)
+    stride = (max(width, height) - 1) / max(n - 1, 1) * torch.exp(log_delta_)
+    sigma2 = torch.exp(log_sigma2) * scale**2
+    if height == width:  # one call builds both axes
+        both = filterbank(torch.cat([centre_x, centre_y]), stride.repeat(2), sigma2.repeat(2), n, width)
+        filter_x, filter_y = both.chunk(2)
+    else:
+        filter_x = filterbank(centre_x, stride, sigma2, n, width)  # (Bt, N, W)
+        filter_y = filterbank(centre_y, stride, sigma2, n, height)  # (Bt, N, H)
+    return GaussianWindow(centre_x, centre_y, stride, sigma2.sqrt(), torch.exp(log_gamma), filter_x, filter_y)
+
+
 class GaussianAttention(nn.Module):
     """An N x N grid of Gaussian filters placed by a hidden vector.
 
@@ -76,14 +100,7 @@ class GaussianAttention(nn.Module):
 
     def window(self, h: Tensor) -> GaussianWindow:
         """Place the window: (Bt, Dh) -> :class:`GaussianWindow` (eq. 21-26)."""
-        gx_, gy_, log_sigma2, log_delta_, log_gamma = self.params(h).unbind(-1)  # 5 x (Bt,)
-        centre_x = (self.width + 1) / 2 * (gx_ + 1)
-        centre_y = (self.height + 1) / 2 * (gy_ + 1)
-        stride = (max(self.width, self.height) - 1) / max(self.n - 1, 1) * torch.exp(log_delta_)
-        sigma2 = torch.exp(log_sigma2)
-        filter_x = filterbank(centre_x, stride, sigma2, self.n, self.width)  # (Bt, N, W)
-        filter_y = filterbank(centre_y, stride, sigma2, self.n, self.height)  # (Bt, N, H)
-        return GaussianWindow(centre_x, centre_y, stride, sigma2.sqrt(), torch.exp(log_gamma), filter_x, filter_y)
+        return place_window(self.params(h), self.height, self.width, self.n)
 
     @staticmethod
     def glimpse(image: Tensor, window: GaussianWindow) -> Tensor:

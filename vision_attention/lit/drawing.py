@@ -29,7 +29,7 @@ class DrawModule(L.LightningModule):
 
     def model_step(self, batch: dict) -> dict:
         x = batch["image"]
-        loss = draw_loss(self.model(x), x)
+        loss = draw_loss(self.model, self.model(x), x)
         return {"loss": loss.loss, "reconstruction": loss.reconstruction.mean(), "kl": loss.kl.mean()}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:

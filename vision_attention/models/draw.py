@@ -30,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import GaussianAttention, GaussianWindow
+from ..layers import GaussianAttention, GaussianWindow, place_window
 
 LOG_SIGMA_RANGE = (-8.0, 4.0)  # keeps exp() finite: sigma in [3e-4, 55]
+LEVELS = 256  # intensity levels of 8-bit images, for the discretised likelihood
 
 
 class DrawOutput(NamedTuple):
@@ -62,6 +63,34 @@ def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
+def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Tensor:
+    """-log P(x) summed per image for x in {0, 1/255, ..., 1}: a logistic of mean
+    sigmoid(logits) and scale exp(log_scale) (one per channel) integrated over each
+    intensity's bin, the end bins taking the tails (Salimans et al. 2017, PixelCNN++,
+    https://arxiv.org/abs/1701.05517). A proper distribution over the 256 levels, so the
+    result is an NLL in nats comparable across models. (B, C, H, W) -> (B,)."""
+    half_bin = 0.5 / (LEVELS - 1)
+    inv_scale = torch.exp(-log_scale).view(1, -1, 1, 1)
+    centred = x - torch.sigmoid(logits)
+    upper, lower = (centred + half_bin) * inv_scale, (centred - half_bin) * inv_scale
+    log_cdf_upper = upper - F.softplus(upper)  # log sigmoid(upper), for the lowest bin
+    log_survival_lower = -F.softplus(lower)  # log (1 - sigmoid(lower)), for the highest bin
+    mass = torch.sigmoid(upper) - torch.sigmoid(lower)
+    middle = centred * inv_scale  # where the bin mass underflows, density at the centre x bin width
+    log_density = middle - 2 * F.softplus(middle) - log_scale.view(1, -1, 1, 1) + math.log(2 * half_bin)
+    log_mass = torch.where(mass > 1e-5, torch.log(mass.clamp_min(1e-12)), log_density)
+    log_p = torch.where(x < half_bin, log_cdf_upper, torch.where(x > 1 - half_bin, log_survival_lower, log_mass))
+    return -log_p.flatten(1).sum(1)
+
+
+def lstm_update(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One LSTM update from pre-activations in ``nn.LSTMCell``'s (i, f, g, o) order: (h, c)."""
+    size = c.shape[1]
+    i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)
+    c = torch.addcmul(f * c, i, torch.tanh(gates[:, 2 * size : 3 * size]))
+    return o * torch.tanh(c), c
+
+
 class DRAW(nn.Module):
     """The DRAW network.
 
@@ -74,7 +103,14 @@ class DRAW(nn.Module):
         dec_dim: decoder LSTM size.
         z_dim: Z, latent units per step.
         attention: Gaussian read/write attention, or the whole image (the paper's baseline).
-        likelihood: "bernoulli" (binary images, and intensities as the paper does).
+        likelihood: "bernoulli" (binary images, and intensities as the paper does) or
+            "logistic" (a discretised logistic over 256 intensity levels, for 8-bit images).
+        read_source: "pixels" reads glimpses of x and of the error image (the paper);
+            "features" reads the glimpse of x from a CNN feature map of the image (computed
+            once per image by :class:`~vision_attention.backbones.Backbone`, placed by the
+            same window rescaled to the map) beside the pixel glimpse of the error image.
+        backbone: keyword arguments of :func:`~vision_attention.backbones.build_backbone` for
+            ``read_source="features"`` (default: the small ``tiny`` CNN, 4x down-sampling).
     """
 
     def __init__(
@@ -87,68 +123,155 @@ class DRAW(nn.Module):
         dec_dim: int = 256,
         z_dim: int = 100,
         attention: bool = True,
-        likelihood: Literal["bernoulli"] = "bernoulli",
+        likelihood: Literal["bernoulli", "logistic"] = "bernoulli",
+        read_source: Literal["pixels", "features"] = "pixels",
+        backbone: dict | None = None,
     ) -> None:
         super().__init__()
-        if likelihood != "bernoulli":
-            raise ValueError(f"likelihood must be 'bernoulli', got {likelihood!r}")
+        if likelihood not in ("bernoulli", "logistic"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
+        if read_source not in ("pixels", "features"):
+            raise ValueError(f"read_source must be 'pixels' or 'features', got {read_source!r}")
+        if read_source == "features" and not attention:
+            raise ValueError("read_source='features' places glimpses on the feature map: it needs attention=True")
         channels, height, width = image_shape
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
-        self.attention, self.likelihood = attention, likelihood
+        self.attention, self.likelihood, self.read_source = attention, likelihood, read_source
         self.read_n, self.write_n = read_n, write_n
         self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
                        "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
-                       "likelihood": likelihood}
+                       "likelihood": likelihood, "read_source": read_source, "backbone": backbone}
         if attention:
             self.reader = GaussianAttention(dec_dim, height, width, read_n)
             self.writer = GaussianAttention(dec_dim, height, width, write_n)
             read_size, write_size = 2 * channels * read_n * read_n, channels * write_n * write_n
         else:
             read_size, write_size = 2 * channels * height * width, channels * height * width
+        if read_source == "features":
+            from ..backbones import build_backbone
+
+            options = {"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(backbone or {})}
+            self.features = build_backbone(**options)
+            self.feature_shape = self._feature_shape()  # (D, h, w)
+            read_size = (self.feature_shape[0] + channels) * read_n * read_n
         self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
         self.decoder = nn.LSTMCell(z_dim, dec_dim)
         self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma
         self.write_content = nn.Linear(dec_dim, write_size)
+        if likelihood == "logistic":
+            self.log_scale = nn.Parameter(torch.full((channels,), -2.0))  # per channel, in [0, 1] units
 
     @classmethod
     def from_config(cls, config: dict) -> "DRAW":
         return cls(**{**config, "image_shape": tuple(config["image_shape"])})
 
+    def _feature_shape(self) -> tuple[int, int, int]:
+        self.features.eval()  # no batch-norm statistics from the probe
+        with torch.no_grad():
+            shape = self.features.feature_map(torch.zeros(1, 3, *self.image_shape[1:])).shape[1:]
+        self.features.train()
+        return tuple(shape)
+
+    def feature_map(self, x: Tensor) -> Tensor:
+        """The backbone's map of x, grey images repeated to RGB: (B, C, H, W) -> (B, D, h, w)."""
+        return self.features.feature_map(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+
+    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
+        if self.likelihood == "logistic":
+            return discretized_logistic_nll(logits, self.log_scale, x)
+        return bernoulli_nll(logits, x)
+
     # ----- read and write ---------------------------------------------------------
-    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+    def _glimpse(self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor) -> tuple[Tensor, GaussianWindow]:
+        """Read with attention from the raw window parameters (B, 5)."""
+        _, height, width = self.image_shape
+        window = place_window(params, height, width, self.read_n)
+        if features is None:
+            return GaussianAttention.glimpse(torch.cat([x, x_hat], dim=1), window).flatten(1), window
+        _, fh, fw = self.feature_shape
+        on_map = place_window(params, fh, fw, self.read_n, scale=max(fh, fw) / max(height, width))
+        glimpses = [GaussianAttention.glimpse(features, on_map), GaussianAttention.glimpse(x_hat, window)]
+        return torch.cat([g.flatten(1) for g in glimpses], dim=1), window
+
+    def _draw(self, content: Tensor, params: Tensor | None) -> tuple[Tensor, GaussianWindow | None]:
+        """Write: (B, C*N*N) patch contents (or the whole canvas without attention) -> (B, C, H, W)."""
+        if not self.attention:
+            return content.view(-1, *self.image_shape), None
+        channels, height, width = self.image_shape
+        window = place_window(params, height, width, self.write_n)
+        patch = content.view(-1, channels, self.write_n, self.write_n)
+        fy_t = window.filter_y.transpose(1, 2).unsqueeze(1)  # (B, 1, H, N)
+        fx = window.filter_x.unsqueeze(1)  # (B, 1, N, W)
+        return fy_t @ patch @ fx / window.gamma[:, None, None, None], window
+
+    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None) -> tuple[Tensor, GaussianWindow | None]:
         if self.attention:
-            return self.reader.read(x, x_hat, h_dec)
+            return self._glimpse(x, x_hat, features, self.reader.params(h_dec))
         return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
 
     def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        content = self.write_content(h_dec)  # (B, C*N*N) or (B, C*H*W)
-        if self.attention:
-            patch = content.view(-1, self.image_shape[0], self.write_n, self.write_n)
-            return self.writer.write(patch, h_dec)
-        return content.view(-1, *self.image_shape), None
+        return self._draw(self.write_content(h_dec), self.writer.params(h_dec) if self.attention else None)
 
     def _states(self, batch: int, device, dtype) -> tuple[Tensor, ...]:
         enc, dec = self.encoder.hidden_size, self.decoder.hidden_size
         zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)  # noqa: E731
         return zeros(enc), zeros(enc), zeros(dec), zeros(dec)
 
-    # ----- the generative and inference passes -------------------------------------
+    def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+    # ----- the inference pass: fused and reference -----------------------------------
+    def _fused_weights(self) -> tuple[Tensor, Tensor, list[int], Tensor, Tensor]:
+        """Every product of h_dec in one matrix and every product of h_enc in another.
+
+        h_dec_t feeds, in one matmul: the decoder's recurrence, the encoder's input, the
+        next read window (all for step t+1), the written content and the write window (step
+        t). h_enc_t feeds the posterior (step t) and the encoder's recurrence (step t+1).
+        Built from the parameters at each pass, so gradients reach them unchanged."""
+        read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
+        enc_from_dec = self.encoder.weight_ih[:, read_size:]
+        dec_w = [self.decoder.weight_hh, enc_from_dec, self.write_content.weight]
+        dec_b = [self.decoder.bias_ih + self.decoder.bias_hh, self.encoder.bias_ih, self.write_content.bias]
+        if self.attention:
+            dec_w += [self.reader.params.weight, self.writer.params.weight]
+            dec_b += [self.reader.params.bias, self.writer.params.bias]
+        sizes = [w.shape[0] for w in dec_w]
+        enc_w = torch.cat([self.encoder.weight_hh, self.posterior.weight])
+        enc_b = torch.cat([self.encoder.bias_hh, self.posterior.bias])
+        return torch.cat(dec_w), torch.cat(dec_b), sizes, enc_w, enc_b
+
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
-        """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] over T steps."""
-        batch = x.shape[0]
-        h_enc, c_enc, h_dec, c_dec = self._states(batch, x.device, x.dtype)
+        """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] over T steps.
+
+        The fast path: the same maths as :meth:`reference_forward`, with the products of
+        each hidden state fused into one matmul and the LSTM gates written out."""
+        batch, enc = x.shape[0], self.encoder.hidden_size
+        read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
+        dec_w, dec_b, sizes, enc_w, enc_b = self._fused_weights()
+        enc_from_read = self.encoder.weight_ih[:, :read_size].t()
+        dec_from_z = self.decoder.weight_ih.t()
+        features = self.feature_map(x) if self.read_source == "features" else None
+        dec_proj, enc_proj = dec_b.expand(batch, -1), enc_b.expand(batch, -1)  # h_0 = 0
+        _, c_enc, _, c_dec = self._states(batch, x.device, x.dtype)
         canvas = torch.zeros_like(x)  # (B, C, H, W) logits
         canvases, mus, log_sigmas, zs, reads, writes = [], [], [], [], [], []
         for _ in range(self.steps):
+            dec_hh, enc_in, _, read_params, _ = self._split(dec_proj, sizes)
             x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
-            glimpse, read_window = self.read(x, x_hat, h_dec)  # (B, R)
-            h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))  # (B, enc)
-            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)  # (B, Z) x 2
+            if self.attention:
+                glimpse, read_window = self._glimpse(x, x_hat, features, read_params)
+            else:
+                glimpse, read_window = torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+            h_enc, c_enc = lstm_update(torch.addmm(enc_in + enc_proj[:, : 4 * enc], glimpse, enc_from_read), c_enc)
+            enc_proj = torch.addmm(enc_b, h_enc, enc_w.t())  # (B, 4 enc + 2Z)
+            mu, log_sigma = enc_proj[:, 4 * enc :].chunk(2, dim=1)
             log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-            z = mu + torch.exp(log_sigma) * noise  # (B, Z)
-            h_dec, c_dec = self.decoder(z, (h_dec, c_dec))  # (B, dec)
-            written, write_window = self.write(h_dec)  # (B, C, H, W)
+            z = torch.addcmul(mu, torch.exp(log_sigma), self._noise(mu, generator))  # (B, Z)
+            h_dec, c_dec = lstm_update(torch.addmm(dec_hh, z, dec_from_z), c_dec)
+            dec_proj = torch.addmm(dec_b, h_dec, dec_w.t())
+            _, _, content, _, write_params = self._split(dec_proj, sizes)
+            written, write_window = self._draw(content, write_params)
             canvas = canvas + written
             canvases.append(canvas)
             mus.append(mu)
@@ -156,8 +279,40 @@ class DRAW(nn.Module):
             zs.append(z)
             reads.append(read_window)
             writes.append(write_window)
+        return self._output(canvases, mus, log_sigmas, zs, reads, writes)
+
+    def _split(self, proj: Tensor, sizes: list[int]) -> list[Tensor | None]:
+        parts = list(proj.split(sizes, dim=1))
+        return parts if self.attention else parts + [None, None]
+
+    def _output(self, canvases, mus, log_sigmas, zs, reads, writes) -> DrawOutput:
         windows = (reads, writes) if self.attention else (None, None)
         return DrawOutput(torch.stack(canvases), torch.stack(mus), torch.stack(log_sigmas), torch.stack(zs), *windows)
+
+    def reference_forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
+        """Eq. 3-8 one module at a time: the plain reference the fast path is tested against."""
+        batch = x.shape[0]
+        h_enc, c_enc, h_dec, c_dec = self._states(batch, x.device, x.dtype)
+        features = self.feature_map(x) if self.read_source == "features" else None
+        canvas = torch.zeros_like(x)
+        canvases, mus, log_sigmas, zs, reads, writes = [], [], [], [], [], []
+        for _ in range(self.steps):
+            x_hat = x - torch.sigmoid(canvas)
+            glimpse, read_window = self.read(x, x_hat, h_dec, features)
+            h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
+            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
+            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
+            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
+            h_dec, c_dec = self.decoder(z, (h_dec, c_dec))
+            written, write_window = self.write(h_dec)
+            canvas = canvas + written
+            canvases.append(canvas)
+            mus.append(mu)
+            log_sigmas.append(log_sigma)
+            zs.append(z)
+            reads.append(read_window)
+            writes.append(write_window)
+        return self._output(canvases, mus, log_sigmas, zs, reads, writes)
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None = None, device=None) -> DrawOutput:
@@ -178,9 +333,9 @@ class DRAW(nn.Module):
         return DrawOutput(torch.stack(canvases), zeros, zeros, torch.stack(zs), None, writes if self.attention else None)
 
 
-def draw_loss(output: DrawOutput, x: Tensor) -> DrawLoss:
+def draw_loss(model: DRAW, output: DrawOutput, x: Tensor) -> DrawLoss:
     """The negative variational bound in nats per image (eq. 9-12)."""
-    reconstruction = bernoulli_nll(output.canvases[-1], x)  # (B,)
+    reconstruction = model.reconstruction_nll(output.canvases[-1], x)  # (B,)
     kl = kl_divergence(output.mu, output.log_sigma)  # (B,)
     return DrawLoss((reconstruction + kl).mean(), reconstruction, kl)
 
@@ -202,6 +357,6 @@ def importance_weighted_nll(model: DRAW, x: Tensor, samples: int = 10, generator
         zeros = torch.zeros_like(out.mu) if zeros is None else zeros
         log_prior = log_normal(out.z, zeros, zeros).sum(0)  # (B,) log p(z)
         log_posterior = log_normal(out.z, out.mu, out.log_sigma).sum(0)  # (B,) log q(z | x)
-        log_weights.append(-bernoulli_nll(out.canvases[-1], x) + log_prior - log_posterior)
+        log_weights.append(-model.reconstruction_nll(out.canvases[-1], x) + log_prior - log_posterior)
     stacked = torch.stack(log_weights)  # (k, B)
     return -(torch.logsumexp(stacked, 0) - math.log(samples))
