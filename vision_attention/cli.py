@@ -5,6 +5,11 @@
   saved beside its checkpoints so it can be replayed.
 * ``caption``: caption images with a trained checkpoint.
 * ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF).
+* ``classify``: classify sentences with a trained text classifier; ``--html`` shows the
+  attention on each word.
+* ``translate``: translate (dates) with a trained seq2seq checkpoint; ``--alignment-dir``
+  writes the source x target attention heatmap of each.
+* ``seeds``: fit one config with several seeds and report the mean and spread of a metric.
 
 A user mistake ends with one line naming the problem and a non-zero exit status;
 ``--debug`` shows the traceback.
@@ -49,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
     draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    classify = commands.add_parser("classify", help="classify sentences with a trained text classifier")
+    classify.add_argument("--checkpoint", required=True, type=Path, help="a classifier checkpoint (.ckpt)")
+    classify.add_argument("--html", type=Path, help="write the sentences with each word lit by its attention")
+    classify.add_argument("sentences", nargs="+", help="sentences to classify")
+    translate = commands.add_parser("translate", help="translate (e.g. dates) with a trained seq2seq checkpoint")
+    translate.add_argument("--checkpoint", required=True, type=Path, help="a seq2seq checkpoint (.ckpt)")
+    translate.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy)")
+    translate.add_argument("--alignment-dir", type=Path, help="write one source x target attention PNG per input")
+    translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
+    seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
+    seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
+    seeds.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    seeds.add_argument("--metric", default="val/acc", help="metric after the last validation (default val/acc)")
+    seeds.add_argument("--root", type=Path, default=Path("runs/seeds"), help="where the runs go")
     return parser
 
 
@@ -95,6 +114,59 @@ def run_draw(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_classify(args: argparse.Namespace) -> int:
+    from .text import TextModel
+    from .viz import token_weights_html
+
+    model = TextModel.from_checkpoint(args.checkpoint)
+    results = model.classify(args.sentences)
+    parts = []
+    for sentence, result in zip(args.sentences, results):
+        print(f"{result.label}\t{result.probability:.3f}\t{sentence}")
+        if result.weights is not None:
+            parts.append(token_weights_html(result.tokens, result.weights, f"label {result.label} ({result.probability:.0%})"))
+    if args.html:
+        args.html.parent.mkdir(parents=True, exist_ok=True)
+        args.html.write_text("<!doctype html><meta charset=utf-8><body>" + "\n".join(parts) + "</body>\n", encoding="utf-8")
+        print(args.html)
+    return 0
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from .text import TextModel
+    from .viz import alignment_image
+
+    model = TextModel.from_checkpoint(args.checkpoint)
+    for i, (source, result) in enumerate(zip(args.sources, model.translate(args.sources, beam_size=args.beam_size))):
+        print(f"{source}\t{result.text}")
+        if args.alignment_dir:
+            args.alignment_dir.mkdir(parents=True, exist_ok=True)
+            alignment_image(result.source, result.target, result.alignment).save(args.alignment_dir / f"alignment_{i}.png")
+    return 0
+
+
+def run_seeds(args: argparse.Namespace) -> int:
+    import statistics
+
+    from .lightning_cli import run
+
+    if not args.config.is_file():
+        raise FileNotFoundError(f"{args.config}: no such config")
+    values = []
+    for seed in range(args.seeds):
+        cli = run(["fit", "--config", str(args.config), "--seed_everything", str(seed),
+                   "--trainer.default_root_dir", str(args.root / args.config.stem / f"seed{seed}"),
+                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"])
+        metrics = cli.trainer.callback_metrics
+        if args.metric not in metrics:
+            raise KeyError(f"{args.metric} was not logged; logged: {', '.join(sorted(metrics))}")
+        values.append(float(metrics[args.metric]))
+        print(f"seed {seed}: {args.metric} = {values[-1]:.4f}", flush=True)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    print(f"{args.config.stem}: {args.metric} mean {statistics.mean(values):.4f} std {spread:.4f} over {len(values)} seeds")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -110,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
+        commands = {"classify": run_classify, "translate": run_translate, "seeds": run_seeds}
+        if args.command in commands:
+            return commands[args.command](args)
         parser.print_help()
         return 0
     except USER_ERRORS as err:

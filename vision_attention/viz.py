@@ -155,3 +155,41 @@ def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     strip.save(path)
     return path
+
+
+# ----- text: per-token weights and source x target alignments -------------------------
+def token_weights_html(tokens: Sequence[str], weights: Sequence[float], title: str = "") -> str:
+    """An HTML fragment with each token's background as strong as its attention weight
+    (scaled to the sentence's largest weight); the weight shows on hover."""
+    import html
+
+    top = max(max(weights, default=0.0), 1e-12)
+    spans = [f'<span title="{w:.3f}" style="background: rgba(255, 140, 0, {w / top:.3f}); padding: 1px 2px">'
+             f"{html.escape(token)}</span>" for token, w in zip(tokens, weights)]
+    heading = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    return f'<div style="font-family: sans-serif; line-height: 1.8">{heading}{" ".join(spans)}</div>'
+
+
+def alignment_image(source: Sequence[str], target: Sequence[str], alphas: torch.Tensor, cell: int = 18) -> Image.Image:
+    """The source x target alignment heatmap (as in Bahdanau et al. 2015, figure 3): one
+    row per target token, one column per source token, darker = more attention.
+
+    Args:
+        source: source tokens (columns).
+        target: target tokens (rows).
+        alphas: (len(target), >= len(source)) attention weights.
+        cell: side of one cell in pixels.
+    """
+    weights = alphas[: len(target), : len(source)].float().clamp(0, 1).numpy()
+    margin_left, margin_top = cell * 2, cell * 2
+    image = Image.new("RGB", (margin_left + cell * len(source), margin_top + cell * len(target)), "white")
+    draw, font = ImageDraw.Draw(image), _font(max(cell - 6, 8))
+    for i, token in enumerate(target):
+        draw.text((4, margin_top + i * cell + 2), token, fill="black", font=font)
+        for j in range(len(source)):
+            shade = int(255 * (1 - weights[i, j]))
+            x, y = margin_left + j * cell, margin_top + i * cell
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(shade, shade, shade))
+    for j, token in enumerate(source):
+        draw.text((margin_left + j * cell + cell // 3, 4), token if token != " " else "␣", fill="black", font=font)
+    return image

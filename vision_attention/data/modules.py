@@ -462,8 +462,15 @@ class DatesDataModule(L.LightningDataModule):
         super().__init__()
         self.save_hyperparameters()
         source_chars, target_chars = characters()
-        self.source_vocab, self.target_vocab = Vocabulary(source_chars), Vocabulary(target_chars)
+        # One character vocabulary for both sides (ISO dates use characters sources have),
+        # so models can share embeddings and take one ``vocab_size``.
+        self.vocab = Vocabulary(sorted(set(source_chars) | set(target_chars)))
+        self.source_vocab = self.target_vocab = self.vocab
         self.splits: dict[str, Dataset] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:

@@ -1,0 +1,62 @@
+"""Text models end to end through the configs in train/: fit a few steps, then classify
+and translate from the checkpoint alone, with the attention pictures."""
+
+import random
+
+import pytest
+from PIL import Image
+
+from vision_attention.cli import main
+from vision_attention.text import TextModel
+
+FAST = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.logger", "false"]
+
+
+@pytest.fixture
+def sentiment_root(tmp_path):
+    """Small amazon and yelp files in the UCI format: 'good' sentences are 1, 'bad' ones 0."""
+    rng = random.Random(0)
+    words = "the food service was place staff really quite very".split()
+    for name in ("amazon_cells_labelled.txt", "yelp_labelled.txt"):
+        lines = []
+        for _ in range(60):
+            label = rng.randint(0, 1)
+            sentence = rng.sample(words, 4) + ["good" if label else "bad"] + rng.sample(words, 2)
+            lines.append(" ".join(sentence) + f".\t{label}")
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("config", ["sentiment_lstm_attention", "sentiment_transformer"])
+def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config, sentiment_root, tmp_path, capsys):
+    root = tmp_path / "run"
+    assert main(["fit", "--config", f"train/{config}.yaml", "--data.init_args.root", str(sentiment_root),
+                 "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(root), *FAST]) == 0
+    checkpoint = next(root.rglob("last.ckpt"))
+    results = TextModel.from_checkpoint(checkpoint).classify(["the food was good", "the service was bad"])
+    assert [len(r.weights) for r in results] == [4, 4]
+    assert all(abs(sum(r.weights) - 1) < 1e-5 for r in results)
+    html = tmp_path / "words.html"
+    assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "the food was good"]) == 0
+    assert "food" in html.read_text() and "background" in html.read_text()
+
+
+def test_dates_config_fits_and_the_checkpoint_translates_with_an_alignment(tmp_path, capsys):
+    root = tmp_path / "run"
+    assert main(["fit", "--config", "train/dates_luong_general.yaml", "--data.init_args.train_size", "256",
+                 "--data.init_args.val_size", "32", "--data.init_args.test_size", "32", "--trainer.max_epochs", "1",
+                 "--trainer.default_root_dir", str(root), *FAST]) == 0
+    checkpoint = next(root.rglob("last.ckpt"))
+    capsys.readouterr()
+    assert main(["translate", "--checkpoint", str(checkpoint), "--alignment-dir", str(tmp_path / "a"),
+                 "--beam-size", "3", "9 may 2018"]) == 0
+    assert capsys.readouterr().out.startswith("9 may 2018\t")
+    image = Image.open(tmp_path / "a" / "alignment_0.png")
+    assert image.width == 2 * 18 + 18 * len("9 may 2018")  # one 18-pixel column per source character
+
+
+def test_a_drawer_checkpoint_is_not_a_text_model(tmp_path):
+    import torch
+
+    torch.save({"vision_attention": {"kind": "drawer"}, "state_dict": {}}, tmp_path / "d.ckpt")
+    assert main(["translate", "--checkpoint", str(tmp_path / "d.ckpt"), "x"]) == 2
