@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # machines, e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install test bench clean
+.PHONY: install test bench demo clean
 
 install: $(STAMP)
 
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The main job: trains a captioner and a drawer on generated data (about 10 CPU minutes)
+# and writes runs/demo/index.html.
+demo: $(STAMP)
+	$(VENV)/bin/vision-attention demo $(DEMO_ARGS)
 
 # Speed benchmarks: scripts that print tables, never part of `make test`.
 bench: $(STAMP)

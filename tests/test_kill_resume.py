@@ -7,30 +7,40 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fit_command(root: Path, steps: int, resume: bool = False) -> list[str]:
+SMALL = {  # each experiment shrunk to steps of a few ms
+    "sat_soft_shapes": ["--data.init_args.train_size", "4096", "--data.init_args.batch_size", "8",
+                        "--model.init_args.model.init_args.hidden_dim", "32"],
+    "draw_shapes": ["--data.init_args.train_size", "512", "--data.init_args.batch_size", "8",
+                    "--model.init_args.model.init_args.steps", "4", "--model.init_args.model.init_args.enc_dim", "32",
+                    "--model.init_args.model.init_args.dec_dim", "32"],
+}
+
+
+def fit_command(config: str, root: Path, steps: int, resume: bool = False) -> list[str]:
     command = [
-        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml"),
+        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / f"{config}.yaml"),
         "--trainer.max_steps", str(steps), "--trainer.max_time", "null", "--trainer.val_check_interval", "null",
         "--trainer.check_val_every_n_epoch", "1", "--trainer.limit_val_batches", "0",
         "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
         "--trainer.callbacks+", "lightning.pytorch.callbacks.ModelCheckpoint",
         "--trainer.callbacks.dirpath", str(root / "every_step"), "--trainer.callbacks.every_n_train_steps", "1",
         "--trainer.callbacks.save_last", "true", "--trainer.callbacks.save_top_k", "-1",
-        "--data.init_args.train_size", "4096", "--data.init_args.batch_size", "8",
-        "--model.init_args.model.init_args.hidden_dim", "32",
+        *SMALL[config],
     ]
     return command + (["--ckpt_path", "last"] if resume else [])
 
 
-def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_continues(tmp_path):
+@pytest.mark.parametrize("config", SMALL)
+def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_continues(config, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     folder = tmp_path / "every_step"
-    process = subprocess.Popen(fit_command(tmp_path, 10_000), cwd=ROOT, env=env,
+    process = subprocess.Popen(fit_command(config, tmp_path, 10_000), cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and len(list(folder.glob("*.ckpt"))) < 6:
@@ -46,8 +56,10 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_continues(
         assert "state_dict" in checkpoint and "vision_attention" in checkpoint
         steps.append(checkpoint["global_step"])
     last = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
-    assert last == max(steps)
-    resumed = subprocess.run(fit_command(tmp_path, last + 3, resume=True), cwd=ROOT, env=env,
+    # ModelCheckpoint writes the step's own file, then last.ckpt: a kill in between leaves
+    # last.ckpt one step behind, never more.
+    assert max(steps) - 1 <= last <= max(steps)
+    resumed = subprocess.run(fit_command(config, tmp_path, last + 3, resume=True), cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)

@@ -9,6 +9,8 @@
   attention on each word.
 * ``translate``: translate (dates) with a trained seq2seq checkpoint; ``--alignment-dir``
   writes the source x target attention heatmap of each.
+* ``demo``: train a captioner and a drawer on data it makes itself (about 10 CPU minutes)
+  and write an HTML page of captions, attention maps, a drawing animation and metrics.
 * ``seeds``: fit one config with several seeds and report the mean and spread of a metric.
 
 A user mistake ends with one line naming the problem and a non-zero exit status;
@@ -63,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy)")
     translate.add_argument("--alignment-dir", type=Path, help="write one source x target attention PNG per input")
     translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
+    demo = commands.add_parser("demo", help="train on generated data and write runs/demo/index.html (~10 CPU min)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    demo.add_argument("--caption-steps", type=int, default=2500, help="captioner training steps")
+    demo.add_argument("--draw-steps", type=int, default=1500, help="DRAW training steps")
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
     seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
     seeds.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
@@ -145,6 +152,13 @@ def run_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoSettings, run_demo as demo
+
+    demo(args.out, DemoSettings(caption_steps=args.caption_steps, draw_steps=args.draw_steps, seed=args.seed))
+    return 0
+
+
 def run_seeds(args: argparse.Namespace) -> int:
     import statistics
 
@@ -182,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
-        commands = {"classify": run_classify, "translate": run_translate, "seeds": run_seeds}
+        commands = {"classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
         if args.command in commands:
             return commands[args.command](args)
         parser.print_help()
