@@ -30,6 +30,7 @@ class DemoSettings:
     draw_steps: int = 1500
     draw_minutes: float = 2.5
     examples: int = 8
+    test_size: int = 500  # held-out images scored
     seed: int = 0
 
 
@@ -47,7 +48,7 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     from .viz import save_attention_figure
 
     L.seed_everything(settings.seed, verbose=False)
-    data = ShapesCaptionsDataModule(train_size=40000, val_size=32, test_size=500, image_size=64, max_objects=2,
+    data = ShapesCaptionsDataModule(train_size=40000, val_size=32, test_size=settings.test_size, image_size=64, max_objects=2,
                                     batch_size=32)
     data.setup()
     model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=16, downsample=4), embed_dim=32,
@@ -90,10 +91,12 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
     if root and (Path(root) / "binarized_mnist").is_dir():
         source, shape = "binarized_mnist", (1, 28, 28)
         data = ImagesDataModule("binarized_mnist", val_size=500, batch_size=64)
+        data.setup()
+        data.splits["test"] = torch.utils.data.Subset(data.splits["test"], range(settings.test_size))
         model = DRAW(shape, steps=16, read_n=2, write_n=5, enc_dim=256, dec_dim=256, z_dim=100)
     else:
         source, shape = "shapes", (3, 64, 64)
-        data = ImagesDataModule("shapes", train_size=20000, val_size=500, test_size=500, batch_size=64)
+        data = ImagesDataModule("shapes", train_size=20000, val_size=500, test_size=settings.test_size, batch_size=64)
         model = DRAW(shape, steps=16, read_n=3, write_n=5, enc_dim=256, dec_dim=256, z_dim=32)
     module = DrawModule(model, lr=1e-3, beta1=0.5)
     trainer = _trainer(settings.draw_steps, settings.draw_minutes, out, gradient_clip_val=10.0, limit_val_batches=0)
@@ -106,7 +109,7 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
     return {"source": source, "nll": float(metrics["test/nll"]), "steps": model.steps}
 
 
-def write_page(out: Path, captions: dict, examples: list[dict], drawing: dict, minutes: float) -> Path:
+def write_page(out: Path, captions: dict, examples: list[dict], drawing: dict, minutes: float, captions_count: int) -> Path:
     def verdict(name: str) -> str:
         value, bar = captions.get(name), BARS[name]
         return f"{value:.3f} ({'meets' if value is not None and value >= bar else 'below'} the bar of {bar})"
@@ -123,7 +126,7 @@ figure{{margin:1em 0}} img{{max-width:100%}} td,th{{padding:2px 10px;text-align:
 <h1>vision_attention: what it does, trained here in {minutes:.1f} minutes</h1>
 <h2>Show, Attend and Tell: captions and where the model looked</h2>
 <p>A soft-attention captioner (Xu et al. 2015) trained from scratch on ShapesCaptions, scored on
-{500} held-out images it never saw, decoded with beam search (no teacher forcing).</p>
+{captions_count} held-out images it never saw, decoded with beam search (no teacher forcing).</p>
 <table><tr><th>metric</th><th>held-out value</th></tr>
 <tr><td>BLEU-4</td><td>{verdict('bleu4')}</td></tr>
 <tr><td>captions exactly true of their image</td><td>{verdict('correct')}</td></tr>
@@ -155,7 +158,7 @@ def run_demo(out: str | Path = "runs/demo", settings: DemoSettings | None = None
     minutes = (time.monotonic() - start) / 60
     summary = {"captioning": captions, "examples": examples, "drawing": drawing, "minutes": minutes}
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
-    page = write_page(out, captions, examples, drawing, minutes)
+    page = write_page(out, captions, examples, drawing, minutes, settings.test_size)
     print(f"\ncaptioning (held out): BLEU-4 {captions['bleu4']:.3f}, correct {captions['correct']:.1%}, "
           f"localisation {captions['localisation']:.1%}")
     print(f"drawing ({drawing['source']}): test NLL bound {drawing['nll']:.1f} nats")
