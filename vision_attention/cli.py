@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
     seeds.add_argument("--metric", default="val/acc", help="metric after the last validation (default val/acc)")
     seeds.add_argument("--root", type=Path, default=Path("runs/seeds"), help="where the runs go")
+    seeds.add_argument("overrides", nargs=argparse.REMAINDER, help="after --: LightningCLI flags for every run")
     return parser
 
 
@@ -170,7 +171,8 @@ def run_seeds(args: argparse.Namespace) -> int:
     for seed in range(args.seeds):
         cli = run(["fit", "--config", str(args.config), "--seed_everything", str(seed),
                    "--trainer.default_root_dir", str(args.root / args.config.stem / f"seed{seed}"),
-                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"])
+                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+                   *[flag for flag in args.overrides if flag != "--"]])
         metrics = cli.trainer.callback_metrics
         if args.metric not in metrics:
             raise KeyError(f"{args.metric} was not logged; logged: {', '.join(sorted(metrics))}")
