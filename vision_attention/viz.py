@@ -181,9 +181,11 @@ def alignment_image(source: Sequence[str], target: Sequence[str], alphas: torch.
         cell: side of one cell in pixels.
     """
     weights = alphas[: len(target), : len(source)].float().clamp(0, 1).numpy()
-    margin_left, margin_top = cell * 2, cell * 2
+    font_size = max(cell - 6, 8)
+    margin_left = max(cell * 2, 8 + font_size * max((len(t) for t in target), default=1) * 2 // 3)
+    margin_top = cell * 2
     image = Image.new("RGB", (margin_left + cell * len(source), margin_top + cell * len(target)), "white")
-    draw, font = ImageDraw.Draw(image), _font(max(cell - 6, 8))
+    draw, font = ImageDraw.Draw(image), _font(font_size)
     for i, token in enumerate(target):
         draw.text((4, margin_top + i * cell + 2), token, fill="black", font=font)
         for j in range(len(source)):
@@ -191,5 +193,5 @@ def alignment_image(source: Sequence[str], target: Sequence[str], alphas: torch.
             x, y = margin_left + j * cell, margin_top + i * cell
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=(shade, shade, shade))
     for j, token in enumerate(source):
-        draw.text((margin_left + j * cell + cell // 3, 4), token if token != " " else "␣", fill="black", font=font)
+        draw.text((margin_left + j * cell + cell // 3, 4), token if token != " " else "_", fill="black", font=font)
     return image
