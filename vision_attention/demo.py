@@ -95,9 +95,10 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
         data.splits["test"] = torch.utils.data.Subset(data.splits["test"], range(settings.test_size))
         model = DRAW(shape, steps=16, read_n=2, write_n=5, enc_dim=256, dec_dim=256, z_dim=100)
     else:
-        source, shape = "shapes", (3, 64, 64)
-        data = ImagesDataModule("shapes", train_size=20000, val_size=500, test_size=settings.test_size, batch_size=64)
-        model = DRAW(shape, steps=16, read_n=3, write_n=5, enc_dim=256, dec_dim=256, z_dim=32)
+        source, shape = "generated shapes", (3, 32, 32)
+        data = ImagesDataModule("shapes", train_size=20000, val_size=500, test_size=settings.test_size, batch_size=64,
+                                image_size=32)
+        model = DRAW(shape, steps=16, read_n=3, write_n=4, enc_dim=128, dec_dim=128, z_dim=16)
     module = DrawModule(model, lr=1e-3, beta1=0.5)
     trainer = _trainer(settings.draw_steps, settings.draw_minutes, out, gradient_clip_val=10.0, limit_val_batches=0)
     trainer.fit(module, datamodule=data)

@@ -296,6 +296,7 @@ class ImagesDataModule(L.LightningDataModule):
         seed: seed of the held-out split and of shapes.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
+        image_size: shapes: side of the generated images.
     """
 
     def __init__(
@@ -309,6 +310,7 @@ class ImagesDataModule(L.LightningDataModule):
         seed: int = 0,
         batch_size: int = 64,
         num_workers: int = 0,
+        image_size: int = 64,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -317,7 +319,7 @@ class ImagesDataModule(L.LightningDataModule):
     def _load(self) -> dict[str, Dataset]:
         h = self.hparams
         if h.source == "shapes":
-            make = lambda split, n: _ImagesOnly(ShapesCaptions(split, n, seed=h.seed))  # noqa: E731
+            make = lambda split, n: _ImagesOnly(ShapesCaptions(split, n, image_size=h.image_size, seed=h.seed))  # noqa: E731
             return {"train": make("train", h.train_size or 20000), "val": make("val", h.val_size), "test": make("test", h.test_size)}
         if h.source == "binarized_mnist":
             root = _require(h.root, "binarized MNIST", "binarized_mnist")
