@@ -127,6 +127,9 @@ def test_transformer_decoder_cannot_see_the_future():
             state = out.state
     torch.testing.assert_close(a[:, :4], b[:, :4])
     assert not torch.allclose(a[:, 4:], b[:, 4:])
+    one = beam_search(model, source, beam_size=1, max_len=8)
+    torch.testing.assert_close(one.tokens, greedy(model, source, max_len=8).tokens)
+    assert beam_search(model, source, beam_size=3, max_len=8).alphas.shape[0] == 4
 
 
 @pytest.mark.parametrize("make", [

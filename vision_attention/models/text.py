@@ -316,6 +316,11 @@ class Seq2Seq(nn.Module):
         return torch.stack(logits, 1), torch.stack(alphas, 1)
 
 
+class TransformerMemory(NamedTuple):
+    states: Tensor  # (B, S, D) encoder output
+    mask: Tensor  # (B, S) True at real positions
+
+
 class TransformerState(NamedTuple):
     prefix: Tensor  # (B, t) the tokens so far, <start> first
 
@@ -349,14 +354,14 @@ class TransformerSeq2Seq(nn.Module):
         self.config = {"vocab_size": vocab_size, "dim": dim, "heads": heads, "layers": layers, "ff_dim": ff_dim,
                        "dropout": dropout, "max_len": max_len}
 
-    def memory(self, source: Tensor) -> tuple[Tensor, Tensor]:
+    def memory(self, source: Tensor) -> TransformerMemory:
         mask = source != PAD
-        return self.encoder(source, mask), mask
+        return TransformerMemory(self.encoder(source, mask), mask)
 
-    def init_state(self, memory: tuple[Tensor, Tensor]) -> TransformerState:
+    def init_state(self, memory: TransformerMemory) -> TransformerState:
         return TransformerState(torch.zeros(len(memory[0]), 0, dtype=torch.long, device=memory[0].device))
 
-    def decode(self, target_in: Tensor, memory: tuple[Tensor, Tensor], need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def decode(self, target_in: Tensor, memory: TransformerMemory, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         """(B, T) target prefix -> logits (B, T, V) and the last layer's source attention (B, T, S)."""
         y = self.positions(self.embedding(target_in) * math.sqrt(self.dim))
         weights = None
@@ -364,7 +369,7 @@ class TransformerSeq2Seq(nn.Module):
             y, weights = layer(y, *memory, need_weights=need_weights and i == len(self.layers) - 1)
         return self.out(y), weights
 
-    def step(self, tokens: Tensor, state: TransformerState, memory: tuple[Tensor, Tensor]) -> StepOutput:
+    def step(self, tokens: Tensor, state: TransformerState, memory: TransformerMemory) -> StepOutput:
         prefix = torch.cat([state.prefix, tokens[:, None]], 1)
         logits, weights = self.decode(prefix, memory, need_weights=True)
         return StepOutput(logits[:, -1], weights[:, -1], TransformerState(prefix))
