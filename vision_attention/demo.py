@@ -25,10 +25,10 @@ BARS = {"bleu4": 0.85, "correct": 0.85, "localisation": 0.85}
 
 @dataclass
 class DemoSettings:
-    caption_steps: int = 2500
-    caption_minutes: float = 6.0
+    caption_steps: int = 6000
+    caption_minutes: float = 6.5
     draw_steps: int = 1500
-    draw_minutes: float = 2.5
+    draw_minutes: float = 2.0
     examples: int = 8
     test_size: int = 500  # held-out images scored
     seed: int = 0
