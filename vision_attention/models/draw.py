@@ -255,7 +255,7 @@ class DRAW(nn.Module):
         dec_proj, enc_proj = dec_b.expand(batch, -1), enc_b.expand(batch, -1)  # h_0 = 0
         _, c_enc, _, c_dec = self._states(batch, x.device, x.dtype)
         canvas = torch.zeros_like(x)  # (B, C, H, W) logits
-        canvases, mus, log_sigmas, zs, reads, writes = [], [], [], [], [], []
+        trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
             dec_hh, enc_in, _, read_params, _ = self._split(dec_proj, sizes)
             x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
@@ -273,20 +273,16 @@ class DRAW(nn.Module):
             _, _, content, _, write_params = self._split(dec_proj, sizes)
             written, write_window = self._draw(content, write_params)
             canvas = canvas + written
-            canvases.append(canvas)
-            mus.append(mu)
-            log_sigmas.append(log_sigma)
-            zs.append(z)
-            reads.append(read_window)
-            writes.append(write_window)
-        return self._output(canvases, mus, log_sigmas, zs, reads, writes)
+            trace.append((canvas, mu, log_sigma, z, read_window, write_window))
+        return self._output(trace)
 
     def _split(self, proj: Tensor, sizes: list[int]) -> list[Tensor | None]:
         parts = list(proj.split(sizes, dim=1))
         return parts if self.attention else parts + [None, None]
 
-    def _output(self, canvases, mus, log_sigmas, zs, reads, writes) -> DrawOutput:
-        windows = (reads, writes) if self.attention else (None, None)
+    def _output(self, trace: list[tuple]) -> DrawOutput:
+        canvases, mus, log_sigmas, zs, reads, writes = zip(*trace)
+        windows = (list(reads), list(writes)) if self.attention else (None, None)
         return DrawOutput(torch.stack(canvases), torch.stack(mus), torch.stack(log_sigmas), torch.stack(zs), *windows)
 
     def reference_forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
@@ -295,7 +291,7 @@ class DRAW(nn.Module):
         h_enc, c_enc, h_dec, c_dec = self._states(batch, x.device, x.dtype)
         features = self.feature_map(x) if self.read_source == "features" else None
         canvas = torch.zeros_like(x)
-        canvases, mus, log_sigmas, zs, reads, writes = [], [], [], [], [], []
+        trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
             x_hat = x - torch.sigmoid(canvas)
             glimpse, read_window = self.read(x, x_hat, h_dec, features)
@@ -306,13 +302,8 @@ class DRAW(nn.Module):
             h_dec, c_dec = self.decoder(z, (h_dec, c_dec))
             written, write_window = self.write(h_dec)
             canvas = canvas + written
-            canvases.append(canvas)
-            mus.append(mu)
-            log_sigmas.append(log_sigma)
-            zs.append(z)
-            reads.append(read_window)
-            writes.append(write_window)
-        return self._output(canvases, mus, log_sigmas, zs, reads, writes)
+            trace.append((canvas, mu, log_sigma, z, read_window, write_window))
+        return self._output(trace)
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None = None, device=None) -> DrawOutput:
