@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .checkpoints import CheckpointError, load_checkpoint, model_weights
+from .checkpoints import load_checkpoint, model_weights
 from .data.images import load_rgb
 from .data.vocab import Vocabulary
 from .models.decoding import beam_search
@@ -53,9 +53,7 @@ class Captioner:
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Captioner":
         """Load a captioner from a Lightning checkpoint of :class:`CaptioningModule`."""
-        checkpoint, info = load_checkpoint(path, map_location)
-        if info.get("kind") != "captioner":
-            raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a captioner")
+        checkpoint, info = load_checkpoint(path, map_location, ("captioner",), "a captioner")
         model = ShowAttendTell.from_config(info["model_config"])
         model.load_state_dict(model_weights(checkpoint))
         return cls(model, Vocabulary.from_dict(info["vocab"]), int(info.get("image_size") or 224), map_location)

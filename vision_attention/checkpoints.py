@@ -20,8 +20,11 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unsafe, or not of the expected kind."""
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[dict, dict]:
-    """(the checkpoint, its ``vision_attention`` entry) of a Lightning checkpoint file."""
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", kinds: tuple[str, ...] = (), what: str = ""
+) -> tuple[dict, dict]:
+    """(the checkpoint, its ``vision_attention`` entry) of a Lightning checkpoint file.
+    With ``kinds``, a checkpoint of another kind is refused as not being ``what``."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -33,7 +36,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from err
     if not isinstance(checkpoint, dict) or KEY not in checkpoint:
         raise CheckpointError(f"{path}: not a vision_attention checkpoint")
-    return checkpoint, checkpoint[KEY]
+    info = checkpoint[KEY]
+    if kinds and info.get("kind") not in kinds:
+        raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not {what}")
+    return checkpoint, info
 
 
 def model_weights(checkpoint: dict, prefix: str = "model.") -> dict:

@@ -40,6 +40,8 @@ def _trainer(steps: int, minutes: float, root: Path, **kwargs) -> L.Trainer:
 
 
 def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]]:
+    from torchvision.transforms.functional import to_pil_image
+
     from .backbones import Backbone
     from .captioner import Captioner
     from .data import ShapesCaptionsDataModule
@@ -65,18 +67,11 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
         item = test[i]
         image = item["image"]  # (3, H, W) in [0, 1]
         result = captioner.caption(image, beam_size=3, max_len=16)[0]
-        picture = image_from_tensor(image)
+        picture = to_pil_image(image)
         figure = save_attention_figure(out / "captions" / f"{i}.png", picture, result.tokens, result.alphas)
         correct = bool(item["scene"].is_correct(result.tokens))
         examples.append({"figure": str(figure.relative_to(out)), "caption": result.text, "correct": correct})
     return {k.split("/", 1)[1]: float(v) for k, v in metrics.items()}, examples
-
-
-def image_from_tensor(image: torch.Tensor):
-    """(3, H, W) in [0, 1] -> a PIL image."""
-    from PIL import Image
-
-    return Image.fromarray((image.clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy())
 
 
 def train_drawer(out: Path, settings: DemoSettings) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, model_weights
+from .checkpoints import load_checkpoint, model_weights
 from .layers import GaussianWindow
 from .models.draw import DRAW
 
@@ -53,9 +53,7 @@ class Drawer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Drawer":
-        checkpoint, info = load_checkpoint(path, map_location)
-        if info.get("kind") != "drawer":
-            raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a DRAW model")
+        checkpoint, info = load_checkpoint(path, map_location, ("drawer",), "a DRAW model")
         model = DRAW.from_config(info["model_config"])
         model.load_state_dict(model_weights(checkpoint))
         return cls(model, map_location)

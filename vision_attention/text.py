@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import CheckpointError, load_checkpoint, model_weights
+from .data.captioning import pad_captions
 from .data.vocab import Vocabulary, tokenize
 from .models.decoding import beam_search
 from .models.text import build_text_model
@@ -48,9 +49,7 @@ class TextModel:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "TextModel":
-        checkpoint, info = load_checkpoint(path, map_location)
-        if info.get("kind") not in ("classifier", "translator"):
-            raise CheckpointError(f"{path}: a {info.get('kind', 'unknown')} checkpoint, not a text model")
+        checkpoint, info = load_checkpoint(path, map_location, ("classifier", "translator"), "a text model")
         if not info.get("vocab"):
             raise CheckpointError(f"{path}: the checkpoint has no vocabulary")
         model = build_text_model(info["model_class"], info["model_config"])
@@ -81,10 +80,8 @@ class TextModel:
         """Character-level sources (the dates task) -> their translations."""
         self._require("translator")
         ids = [self.vocab.encode(list(s), add_special=False) for s in sources]
-        batch = torch.zeros(len(ids), max(map(len, ids)), dtype=torch.long, device=self.device)
-        for row, seq in zip(batch, ids):
-            row[: len(seq)] = torch.tensor(seq)
-        decoded = beam_search(self.model, batch, beam_size, max_len=max_len)
+        batch, _ = pad_captions([torch.tensor(seq) for seq in ids])
+        decoded = beam_search(self.model, batch.to(self.device), beam_size, max_len=max_len)
         results = []
         for i, source in enumerate(sources):
             length = int(decoded.lengths[i])
