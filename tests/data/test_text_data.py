@@ -5,6 +5,7 @@ import torch
 
 from vision_attention.data import DatesDataModule, SentimentDataModule, make_pairs, read_sentiment_file
 from vision_attention.data.dates import FORMATS
+from vision_attention.data.sentiment import split_indices
 
 
 def test_sentiment_file_keeps_u0085_inside_a_line_and_names_bad_lines(tmp_path):
@@ -13,6 +14,16 @@ def test_sentiment_file_keeps_u0085_inside_a_line_and_names_bad_lines(tmp_path):
     (tmp_path / "bad.txt").write_text("fine\t1\nno label here\n")
     with pytest.raises(ValueError, match="bad.txt:2"):
         read_sentiment_file(tmp_path / "bad.txt")
+
+
+def test_splits_shuffle_by_seed_or_hold_out_the_tail_as_keras():
+    train, val = split_indices(10, 0.2, seed=0, split="tail")
+    assert (train, val) == (list(range(8)), [8, 9])  # Keras' validation_split: the last share
+    train, val = split_indices(10, 0.2, seed=0)
+    assert sorted(train + val) == list(range(10)) and len(val) == 2
+    assert split_indices(10, 0.2, seed=1) != (train, val)
+    with pytest.raises(ValueError, match="split must be"):
+        split_indices(10, 0.2, 0, split="head")
 
 
 def test_real_sentiment_files(data_dir):

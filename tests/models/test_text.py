@@ -46,8 +46,9 @@ def reversal_pairs(count, seed=0):
 @pytest.mark.parametrize("make", [
     lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0),
     lambda: AttentionClassifier(30, 16, 24, pooling="additive", dropout=0.0),
+    lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0, bidirectional=True),
     lambda: TransformerClassifier(30, dim=32, heads=4, layers=1, ff_dim=64, dropout=0.0),
-], ids=["tutorial-attention", "additive", "transformer"])
+], ids=["tutorial-attention", "additive", "bidirectional", "transformer"])
 def test_classifiers_learn_the_keyword_task_and_mask_padding(make):
     torch.manual_seed(0)
     model = make()
@@ -77,6 +78,17 @@ def test_last_state_baseline_uses_the_last_real_token():
     a, b = model(tokens, torch.tensor([3])), model(padded_more, torch.tensor([3]))
     torch.testing.assert_close(a.logits, b.logits)
     assert a.weights is None
+
+
+def test_bidirectional_final_states_are_forward_at_the_last_word_and_backward_at_the_first():
+    torch.manual_seed(0)
+    model = AttentionClassifier(30, 8, 12, pooling="last", dropout=0.0, bidirectional=True).eval()
+    tokens, lengths = torch.tensor([[7, 8, 9, 0, 0], [7, 8, 9, 10, 11]]), torch.tensor([3, 5])
+    states, _ = model.lstm(model.embedding(tokens[:1, :3]))  # the unpadded sentence, no packing
+    expected = model.out(torch.cat([states[0, -1, :6], states[0, 0, 6:]]))
+    torch.testing.assert_close(model(tokens, lengths).logits[0], expected)
+    padded_more = torch.cat([tokens, torch.zeros(2, 3, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(model(padded_more, lengths).logits, model(tokens, lengths).logits)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -387,6 +387,8 @@ class SentimentDataModule(L.LightningDataModule):
         max_len: sentences padded at the end (or cut) to this many tokens.
         val_share: share held out for validation.
         seed: seed of the split.
+        split: "shuffled" (a seeded shuffle) or "tail" (the last ``val_share`` of the files,
+            Keras' ``validation_split``, which the tutorial's figures come from).
         min_count: rarer training words become ``<unk>``.
         batch_size: sentences per batch.
         num_workers: DataLoader worker processes.
@@ -399,6 +401,7 @@ class SentimentDataModule(L.LightningDataModule):
         max_len: int = 32,
         val_share: float = 0.2,
         seed: int = 0,
+        split: str = "shuffled",
         min_count: int = 1,
         batch_size: int = 100,
         num_workers: int = 0,
@@ -413,7 +416,7 @@ class SentimentDataModule(L.LightningDataModule):
             return
         h = self.hparams
         pairs = read_sentiment(_require(h.root, "UCI sentiment", "sentiment_labelled_sentences"), tuple(h.sources))
-        train_idx, val_idx = split_indices(len(pairs), h.val_share, h.seed)
+        train_idx, val_idx = split_indices(len(pairs), h.val_share, h.seed, h.split)
         train = [pairs[i] for i in train_idx]
         self.vocab = self.vocab or Vocabulary.build((tokenize(s) for s, _ in train), h.min_count)
         self.splits = {"train": SentenceLabels(train, self.vocab, h.max_len),

@@ -44,11 +44,16 @@ def read_sentiment(root: str | Path, sources: tuple[str, ...] = ("amazon", "yelp
     return [pair for name in sources for pair in read_sentiment_file(Path(root) / FILES[name])]
 
 
-def split_indices(count: int, val_share: float, seed: int) -> tuple[list[int], list[int]]:
-    """A seeded shuffle cut into (train, val) index lists."""
+def split_indices(count: int, val_share: float, seed: int, split: str = "shuffled") -> tuple[list[int], list[int]]:
+    """(train, val) index lists: "shuffled" cuts a seeded shuffle; "tail" holds out the
+    last ``val_share`` in file order, as Keras' ``validation_split`` (the tutorial's protocol)."""
+    if split not in ("shuffled", "tail"):
+        raise ValueError(f"split must be 'shuffled' or 'tail', got {split!r}")
     order = list(range(count))
-    random.Random(seed).shuffle(order)
     n_val = round(val_share * count)
+    if split == "tail":
+        return order[: count - n_val], order[count - n_val :]
+    random.Random(seed).shuffle(order)
     return order[n_val:], order[:n_val]
 
 

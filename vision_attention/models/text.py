@@ -68,6 +68,10 @@ class AttentionClassifier(nn.Module):
             the hidden state at the last real token).
         max_len: longest sentence, for the per-position bias of "attention".
         dropout: on the LSTM's inputs.
+        bidirectional: an LSTM each way with H/2 units, so every state sees the whole
+            sentence (as the attention classifiers of Yang et al. 2016 and Zhou et al.
+            2016); "last" then reads the forward state at the last word and the backward
+            state at the first.
     """
 
     def __init__(
@@ -79,16 +83,21 @@ class AttentionClassifier(nn.Module):
         pooling: Literal["attention", "additive", "last"] = "attention",
         max_len: int = 32,
         dropout: float = 0.3,
+        bidirectional: bool = False,
     ) -> None:
         super().__init__()
         if pooling not in ("attention", "additive", "last"):
             raise ValueError(f"pooling must be attention, additive or last, got {pooling!r}")
-        self.pooling = pooling
+        if bidirectional and hidden_dim % 2:
+            raise ValueError(f"bidirectional needs an even hidden_dim (H/2 each way), got {hidden_dim}")
+        self.pooling, self.bidirectional = pooling, bidirectional
         self.config = {"vocab_size": vocab_size, "embed_dim": embed_dim, "hidden_dim": hidden_dim,
-                       "num_classes": num_classes, "pooling": pooling, "max_len": max_len, "dropout": dropout}
+                       "num_classes": num_classes, "pooling": pooling, "max_len": max_len, "dropout": dropout,
+                       "bidirectional": bidirectional}
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default: an L2 penalty on it stays small
-        self.lstm = keras_initialised(nn.LSTM(embed_dim, hidden_dim, batch_first=True))
+        lstm_size = hidden_dim // 2 if bidirectional else hidden_dim
+        self.lstm = keras_initialised(nn.LSTM(embed_dim, lstm_size, batch_first=True, bidirectional=bidirectional))
         self.dropout = nn.Dropout(dropout)
         if pooling == "attention":
             self.pool = AttentionPooling(hidden_dim, max_len)
@@ -100,10 +109,19 @@ class AttentionClassifier(nn.Module):
     def forward(self, tokens: Tensor, lengths: Tensor) -> ClassifierOutput:
         """tokens (B, S) padded at the end, lengths (B,) -> logits and per-token weights."""
         # Dropout on the LSTM's inputs, as Keras' LSTM(dropout=) of the tutorial.
-        states, _ = self.lstm(self.dropout(self.embedding(tokens)))  # (B, S, H); padding after the words
+        embedded = self.dropout(self.embedding(tokens))
+        if self.bidirectional:  # packed, so the backward LSTM starts at each sentence's last word
+            packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            states = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])[0]
+        else:
+            states, _ = self.lstm(embedded)  # (B, S, H); padding after the words
         mask = padding_mask(lengths, tokens.shape[1])  # (B, S)
         if self.pooling == "last":
-            pooled, weights = states[torch.arange(len(tokens)), lengths - 1], None  # (B, H)
+            last = states[torch.arange(len(tokens)), lengths - 1]  # (B, H)
+            if self.bidirectional:  # the backward LSTM ends at the first word
+                half = last.shape[1] // 2
+                last = torch.cat([last[:, :half], states[:, 0, half:]], dim=1)
+            pooled, weights = last, None
         elif self.pooling == "attention":
             pooled, weights = self.pool(states, mask)
         else:
