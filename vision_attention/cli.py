@@ -4,7 +4,9 @@
   ``vision-attention fit --config train/sat_soft_shapes.yaml``; the run's config is
   saved beside its checkpoints so it can be replayed.
 * ``caption``: caption images with a trained checkpoint.
-* ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF).
+* ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF);
+  with an alignDRAW checkpoint, ``--caption`` says what to draw.
+* ``judge``: score an alignDRAW checkpoint with a judge trained on real images.
 * ``classify``: classify sentences with a trained text classifier; ``--html`` shows the
   attention on each word.
 * ``translate``: translate (dates) with a trained seq2seq checkpoint; ``--alignment-dir``
@@ -48,14 +50,22 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
     caption.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     caption.add_argument("images", nargs="+", type=Path, help="image files")
-    draw = commands.add_parser("draw", help="draw images step by step with a trained DRAW checkpoint")
-    draw.add_argument("--checkpoint", required=True, type=Path, help="a DRAW checkpoint (.ckpt)")
+    draw = commands.add_parser("draw", help="draw images step by step with a trained DRAW or alignDRAW checkpoint")
+    draw.add_argument("--checkpoint", required=True, type=Path, help="a DRAW or alignDRAW checkpoint (.ckpt)")
+    draw.add_argument("--caption", help="what to draw (alignDRAW checkpoints); the GIF shows the words attended")
     draw.add_argument("--num", type=int, default=16, help="images to draw (default 16)")
     draw.add_argument("--out", type=Path, default=Path("draw.gif"), help="the animated GIF to write")
     draw.add_argument("--strip", type=Path, help="also write a PNG strip of selected steps")
     draw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
     draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    judge = commands.add_parser("judge", help="score an alignDRAW model: does a judge read its images as their captions say?")
+    judge.add_argument("--drawer", required=True, type=Path, help="an alignDRAW checkpoint (.ckpt)")
+    judge.add_argument("--judge", required=True, type=Path, help="a judge checkpoint (train/judge_*.yaml)")
+    judge.add_argument("--split", nargs="+", default=["test", "compositional"], help="splits (default: test compositional)")
+    judge.add_argument("--num", type=int, default=500, help="captions per split (default 500)")
+    judge.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    judge.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     classify = commands.add_parser("classify", help="classify sentences with a trained text classifier")
     classify.add_argument("--checkpoint", required=True, type=Path, help="a classifier checkpoint (.ckpt)")
     classify.add_argument("--html", type=Path, help="write the sentences with each word lit by its attention")
@@ -115,10 +125,23 @@ def run_draw(args: argparse.Namespace) -> int:
 
     if args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
-    drawing = Drawer.from_checkpoint(args.checkpoint, map_location=args.device).sample(args.num, seed=args.seed)
+    drawer = Drawer.from_checkpoint(args.checkpoint, map_location=args.device)
+    drawing = drawer.sample(args.num, seed=args.seed, caption=args.caption)
     print(drawing_gif(drawing, args.out, duration_ms=args.frame_ms))
     if args.strip:
         print(drawing_strip(drawing, args.strip))
+    return 0
+
+
+def run_judge(args: argparse.Namespace) -> int:
+    from .drawer import Drawer
+    from .judging import Judge, judge_drawer
+
+    if args.num < 1:
+        raise ValueError(f"--num must be at least 1, got {args.num}")
+    drawer, judge = Drawer.from_checkpoint(args.drawer, map_location=args.device), Judge.from_checkpoint(args.judge)
+    for split in args.split:
+        print(judge_drawer(drawer, judge, split, args.num, seed=args.seed).summary(), flush=True)
     return 0
 
 
@@ -198,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
-        commands = {"classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
+        commands = {"judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
         if args.command in commands:
             return commands[args.command](args)
         parser.print_help()

@@ -1,7 +1,9 @@
-"""Sampling and reconstructing with a trained DRAW checkpoint.
+"""Sampling and reconstructing with a trained DRAW or alignDRAW checkpoint.
 
 ``Drawer.from_checkpoint(path).sample(16, seed=0)`` returns every canvas and every
-write window, ready for :func:`vision_attention.viz.drawing_gif`.
+write window, ready for :func:`vision_attention.viz.drawing_gif`; an alignDRAW model
+draws from text: ``.sample(8, caption="a large red circle")``, with the attention over
+the caption's words at every step.
 
 Legend: T steps, n images, C channels, H x W image.
 """
@@ -13,8 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import load_checkpoint, model_weights
+from .checkpoints import CheckpointError, load_checkpoint, model_weights
+from .data.captioning import pad_captions
+from .data.vocab import Vocabulary, tokenize
 from .layers import GaussianWindow
+from .models.aligndraw import AlignDRAW
 from .models.draw import DRAW
 
 
@@ -38,6 +43,8 @@ class Windows:
 class Drawing:
     canvases: torch.Tensor  # (T, n, C, H, W) probabilities sigmoid(c_t)
     windows: Windows | None  # write (sample) or read (reconstruct) windows; None without attention
+    words: list[str] | None = None  # the caption drawn from, with <start> and <end>
+    word_weights: torch.Tensor | None = None  # (T, n, len(words)) attention over the words
 
 
 class Drawer:
@@ -46,25 +53,58 @@ class Drawer:
     Args:
         model: the trained network.
         device: where to run.
+        vocab: the caption vocabulary of an alignDRAW model.
     """
 
-    def __init__(self, model: DRAW, device: str | torch.device = "cpu") -> None:
-        self.model, self.device = model.eval().to(device), torch.device(device)
+    def __init__(self, model: DRAW, device: str | torch.device = "cpu", vocab: Vocabulary | None = None) -> None:
+        self.model, self.device, self.vocab = model.eval().to(device), torch.device(device), vocab
+
+    @property
+    def conditional(self) -> bool:
+        """Does it draw from captions?"""
+        return isinstance(self.model, AlignDRAW)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Drawer":
-        checkpoint, info = load_checkpoint(path, map_location, ("drawer",), "a DRAW model")
-        model = DRAW.from_config(info["model_config"])
+        checkpoint, info = load_checkpoint(path, map_location, ("drawer", "aligndrawer"), "a DRAW model")
+        if info["kind"] == "aligndrawer":
+            if not info.get("vocab"):
+                raise CheckpointError(f"{path}: an alignDRAW checkpoint without its vocabulary")
+            model, vocab = AlignDRAW.from_config(info["model_config"]), Vocabulary.from_dict(info["vocab"])
+        else:
+            model, vocab = DRAW.from_config(info["model_config"]), None
         model.load_state_dict(model_weights(checkpoint))
-        return cls(model, map_location)
+        return cls(model, map_location, vocab)
+
+    def encode(self, caption: str | list[str]) -> list[int]:
+        """Token ids of a caption with <start> and <end>; an unknown word is an error naming it."""
+        tokens = tokenize(caption) if isinstance(caption, str) else list(caption)
+        unknown = [t for t in tokens if t not in self.vocab.stoi]
+        if unknown:
+            raise ValueError(f"caption words not in the model's vocabulary: {', '.join(map(repr, unknown))}")
+        return self.vocab.encode(tokens)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None) -> Drawing:
-        """n images from the prior, step by step."""
+    def sample(self, n: int, seed: int | None = None, caption: str | list[str] | None = None) -> Drawing:
+        """n images from the prior, step by step; an alignDRAW model needs the ``caption``
+        to draw (a string, or a list of n strings, one per image)."""
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
-        out = self.model.generate(n, generator=generator, device=self.device)
+        if not self.conditional:
+            if caption is not None:
+                raise ValueError("this DRAW model draws without captions: it was not trained on any")
+            out = self.model.generate(n, generator=generator, device=self.device)
+            windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
+            return Drawing(torch.sigmoid(out.canvases).cpu(), windows)
+        if caption is None:
+            raise ValueError("this alignDRAW model draws from a caption: pass caption=...")
+        captions = [caption] * n if isinstance(caption, str) else list(caption)
+        if len(captions) != n:
+            raise ValueError(f"{len(captions)} captions for {n} images")
+        ids, lengths = pad_captions([torch.tensor(self.encode(c)) for c in captions])
+        out = self.model.generate(ids.to(self.device), lengths.to(self.device), generator=generator)
         windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
-        return Drawing(torch.sigmoid(out.canvases).cpu(), windows)
+        words = [self.vocab.itos[i] for i in ids[0, : int(lengths[0])].tolist()] if isinstance(caption, str) else None
+        return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, out.word_weights.cpu() if words else None)
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, seed: int | None = None) -> Drawing:

@@ -105,16 +105,51 @@ def _draw_windows(frame: Image.Image, windows, step: int, shape: tuple[int, int]
         draw.rectangle(box, outline=(255, 60, 60), width=max(1, scale // 3))
 
 
+def words_band(frame: Image.Image, words: Sequence[str], weights: torch.Tensor | None) -> Image.Image:
+    """The frame above its caption, each word on an orange background as strong as its
+    attention weight (scaled to the step's largest); ``weights`` None leaves them plain."""
+    font = _font(12)
+    measure = ImageDraw.Draw(frame)
+    gap, line_h = 4, 18
+    lines, x = [[]], 0
+    for i, word in enumerate(words):  # wrap to the frame's width
+        w = int(measure.textlength(word, font=font)) + 4
+        if lines[-1] and x + w > frame.width - 4:
+            lines.append([])
+            x = 0
+        lines[-1].append((i, word, x, w))
+        x += w + gap
+    out = Image.new("RGB", (frame.width, frame.height + len(lines) * line_h + 4), "white")
+    out.paste(frame, (0, 0))
+    draw = ImageDraw.Draw(out)
+    top = float(weights.max()) if weights is not None else 0.0
+    for row, line in enumerate(lines):
+        y = frame.height + 2 + row * line_h
+        for i, word, x, w in line:
+            strength = float(weights[i]) / top if top > 0 else 0.0
+            fill = tuple(round(255 - strength * (255 - c)) for c in (255, 140, 0))
+            draw.rectangle([x + 2, y, x + 2 + w, y + line_h - 2], fill=fill)
+            draw.text((x + 4, y + 2), word, fill="black", font=font)
+    return out
+
+
 def drawing_frames(drawing, columns: int | None = None, scale: int = 3) -> list[Image.Image]:
-    """One frame per step, plus the blank first one, with the windows outlined."""
+    """One frame per step, plus the blank first one, with the windows outlined; for a
+    drawing from a caption, the caption under each frame with the words the step attended
+    (the weights averaged over the images) highlighted."""
     canvases = drawing.canvases  # (T, n, C, H, W)
     steps, n, channels, height, width = canvases.shape
     columns = columns or math.ceil(math.sqrt(n))
+    words = getattr(drawing, "words", None)
     frames = [_grid(torch.zeros(n, channels, height, width), columns, scale)]
+    if words:
+        frames[0] = words_band(frames[0], words, None)
     for t in range(steps):
         frame = _grid(canvases[t], columns, scale)
         if drawing.windows is not None:
             _draw_windows(frame, drawing.windows, t, (height, width), columns, scale)
+        if words:
+            frame = words_band(frame, words, drawing.word_weights[t].mean(0))
         frames.append(frame)
     return frames
 

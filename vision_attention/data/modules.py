@@ -15,7 +15,7 @@ from typing import Literal
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
 from .caption_files import check_images, read_captions_txt, read_karpathy_json, seeded_split
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
@@ -129,6 +129,9 @@ class ShapesCaptionsDataModule(CaptionDataModule):
         seed: the data set's seed.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
+        extra_train_splits: further splits whose scenes join training (``train_size`` each),
+            drawn with ``seed + 1`` so they are never the scenes evaluated; for a judge
+            that must read every combination, e.g. ["compositional"].
     """
 
     def __init__(
@@ -142,14 +145,17 @@ class ShapesCaptionsDataModule(CaptionDataModule):
         seed: int = 0,
         batch_size: int = 64,
         num_workers: int = 0,
+        extra_train_splits: tuple[str, ...] = (),
     ) -> None:
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
-        make = lambda split, n: ShapesCaptions(split, n, h.image_size, h.seed, h.max_objects)  # noqa: E731
-        return {"train": make("train", h.train_size), "val": make("val", h.val_size), "test": make(h.test_split, h.test_size)}
+        make = lambda split, n, seed=h.seed: ShapesCaptions(split, n, h.image_size, seed, h.max_objects)  # noqa: E731
+        extra = [make(split, h.train_size, h.seed + 1) for split in h.extra_train_splits]
+        train = ConcatDataset([make("train", h.train_size), *extra]) if extra else make("train", h.train_size)
+        return {"train": train, "val": make("val", h.val_size), "test": make(h.test_split, h.test_size)}
 
     def make_vocab(self) -> Vocabulary:
         return Vocabulary(ShapesCaptions.words())
@@ -167,6 +173,8 @@ class MNISTCaptionsDataModule(CaptionDataModule):
         seed: the data set's seed.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
+        extra_train_splits: further splits whose scenes join training (``train_size`` each,
+            from the training digits, with ``seed + 1``); for a judge, e.g. ["compositional"].
     """
 
     def __init__(
@@ -179,6 +187,7 @@ class MNISTCaptionsDataModule(CaptionDataModule):
         seed: int = 0,
         batch_size: int = 64,
         num_workers: int = 0,
+        extra_train_splits: tuple[str, ...] = (),
     ) -> None:
         super().__init__(batch_size, num_workers)
         self.save_hyperparameters()
@@ -189,8 +198,10 @@ class MNISTCaptionsDataModule(CaptionDataModule):
         digits, labels = load_mnist(root, train=True)
         cut = int(len(digits) * 0.9)  # the last tenth of the training digits serves validation
         test_digits, test_labels = load_mnist(root, train=False)
+        train = MNISTCaptions(digits[:cut], labels[:cut], "train", h.train_size, h.seed)
+        extra = [MNISTCaptions(digits[:cut], labels[:cut], split, h.train_size, h.seed + 1) for split in h.extra_train_splits]
         return {
-            "train": MNISTCaptions(digits[:cut], labels[:cut], "train", h.train_size, h.seed),
+            "train": ConcatDataset([train, *extra]) if extra else train,
             "val": MNISTCaptions(digits[cut:], labels[cut:], "val", h.val_size, h.seed),
             "test": MNISTCaptions(test_digits, test_labels, h.test_split, h.test_size, h.seed),
         }

@@ -2,7 +2,8 @@
 
 from .callbacks import ElapsedMinutes
 from .captioning import CaptioningModule
-from .drawing import DrawModule
+from .drawing import AlignDrawModule, DrawModule
+from .judge import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "Seq2SeqModule"]
+__all__ = ["AlignDrawModule", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule", "Seq2SeqModule"]

@@ -1,4 +1,4 @@
-"""The LightningModule that trains DRAW on the negative variational bound, in nats per image."""
+"""The LightningModules that train DRAW and alignDRAW on the negative variational bound, in nats per image."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import lightning as L
 import torch
 
 from ..checkpoints import KEY
+from ..data.vocab import Vocabulary
+from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss, importance_weighted_nll
 
 
@@ -53,3 +55,61 @@ class DrawModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[KEY] = {"kind": "drawer", "model_config": self.model.config}
+
+
+class AlignDrawModule(L.LightningModule):
+    """Trains an :class:`AlignDRAW` model on captioned images (a caption data module's
+    ``images``, ``captions`` and ``lengths``); the checkpoint keeps the vocabulary, so a
+    :class:`~vision_attention.Drawer` can draw from text with it alone.
+
+    Args:
+        model: the alignDRAW network.
+        lr: Adam learning rate.
+        beta1: Adam beta1.
+    """
+
+    def __init__(self, model: AlignDRAW, lr: float = 1e-3, beta1: float = 0.5) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self.vocab: Vocabulary | None = None
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None:
+            datamodule.setup(stage)
+            if self.vocab is not None and self.vocab != datamodule.vocab:
+                raise ValueError("the data's vocabulary differs from the one this model was trained with")
+            self.vocab = datamodule.vocab
+        if self.vocab is not None and len(self.vocab) != self.model.config["vocab_size"]:
+            raise ValueError(f"vocabulary has {len(self.vocab)} words but the model expects {self.model.config['vocab_size']}")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, betas=(self.hparams.beta1, 0.999))
+
+    def _step(self, batch: dict, split: str) -> torch.Tensor:
+        x = batch["images"]
+        loss = aligndraw_loss(self.model, self.model(x, batch["captions"], batch["lengths"]), x)
+        values = {"loss": loss.loss, "reconstruction": loss.reconstruction.mean(), "kl": loss.kl.mean()}
+        self.log_dict({f"{split}/{k}": v for k, v in values.items()}, prog_bar=split != "test", batch_size=len(x))
+        if split != "train":
+            self.log(f"{split}/nll", loss.loss, batch_size=len(x))
+        return loss.loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[KEY] = {"kind": "aligndrawer", "model_config": self.model.config,
+                           "vocab": None if self.vocab is None else self.vocab.to_dict()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get(KEY, {})
+        if saved.get("vocab"):
+            self.vocab = Vocabulary.from_dict(saved["vocab"])

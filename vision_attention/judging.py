@@ -1,0 +1,114 @@
+"""Scoring text-to-image models with a judge trained on real images (alignDRAW's
+evaluation): draw one image from the main caption of each scene of a split, and count
+the images whose attributes the judge reads back as the caption says. The judge's own
+accuracy on the real images of the same scenes is reported beside it.
+
+``judge_drawer(Drawer.from_checkpoint(a), Judge.from_checkpoint(b), split="test")``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .checkpoints import CheckpointError, load_checkpoint, model_weights
+from .data.attributes import IGNORE, scene_attributes
+from .lit.judge import judged_correct
+from .models.judge import SceneJudge
+
+
+class Judge:
+    """A trained :class:`SceneJudge` and the data it was trained on.
+
+    Args:
+        model: the judge network.
+        data: ``{"class": data module class name, "init_args": its arguments}``.
+    """
+
+    def __init__(self, model: SceneJudge, data: dict) -> None:
+        self.model, self.data = model.eval(), data
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> "Judge":
+        checkpoint, info = load_checkpoint(path, map_location, ("judge",), "a judge")
+        if not info.get("data"):
+            raise CheckpointError(f"{path}: a judge checkpoint without its data settings")
+        model = SceneJudge.from_config(info["model_config"])
+        model.load_state_dict(model_weights(checkpoint))
+        return cls(model, info["data"])
+
+    def dataset(self, split: str, size: int):
+        """``size`` scenes of ``split`` ("test" or "compositional"; "val"), as the judge's data module makes them."""
+        from . import data as data_modules
+
+        module_class = getattr(data_modules, self.data["class"])
+        saved = {k: v for k, v in self.data["init_args"].items() if not k.startswith("_")}
+        args = {**saved, "test_split": split if split != "val" else "test", "test_size": size, "val_size": size}
+        return module_class(**args).make_splits()["val" if split == "val" else "test"]
+
+    @torch.no_grad()
+    def correct(self, images: torch.Tensor, scenes: list) -> torch.Tensor:
+        """(B,) True where the judge reads every attribute of the scene from the image."""
+        targets = [scene_attributes(self.model.schema, s) for s in scenes]
+        stacked = {name: torch.tensor([t[name] for t in targets]) for name in targets[0]}
+        return judged_correct(self.model(images), stacked)
+
+    @torch.no_grad()
+    def attribute_hits(self, images: torch.Tensor, scenes: list) -> dict[str, tuple[int, int]]:
+        """Per attribute: (right, present) over the batch."""
+        logits = self.model(images)
+        targets = [scene_attributes(self.model.schema, s) for s in scenes]
+        out = {}
+        for name in targets[0]:
+            target = torch.tensor([t[name] for t in targets])
+            present = target != IGNORE
+            out[name] = (int(((logits[name].argmax(1) == target) & present).sum()), int(present.sum()))
+        return out
+
+
+@dataclass
+class JudgeReport:
+    split: str
+    scenes: int
+    real_accuracy: float  # the judge on the real images
+    generated_accuracy: float  # the judge agreeing with the caption on generated images
+    attributes: dict[str, float] = field(default_factory=dict)  # per attribute, on generated images
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{k} {v:.1%}" for k, v in self.attributes.items())
+        return (f"{self.split}: {self.scenes} captions; judge on real images {self.real_accuracy:.1%}; "
+                f"generated images drawn as captioned {self.generated_accuracy:.1%} ({parts})")
+
+
+def judge_drawer(drawer, judge: Judge, split: str = "test", count: int = 500, batch_size: int = 100, seed: int = 0) -> JudgeReport:
+    """Draw an image from the main caption of each of ``count`` scenes of ``split`` and judge it.
+
+    Args:
+        drawer: a :class:`~vision_attention.Drawer` of an alignDRAW model.
+        judge: a judge trained on the same data.
+        split: "test", "compositional" (combinations never seen in training) or "val".
+        count: scenes to draw.
+        batch_size: images drawn at once.
+        seed: noise of the drawings.
+    """
+    if not drawer.conditional:
+        raise ValueError("judging needs an alignDRAW model: this DRAW model does not draw from captions")
+    dataset = judge.dataset(split, count)
+    real = generated = 0
+    hits: dict[str, list[int]] = {}
+    for start in range(0, count, batch_size):
+        indices = range(start, min(start + batch_size, count))
+        scenes = [dataset.scene(i) for i in indices]
+        images = torch.stack([dataset[i]["image"] for i in indices])
+        captions = [" ".join(dataset.captions(s)[0]) for s in scenes]
+        drawn = drawer.sample(len(scenes), seed=seed + start, caption=captions).canvases[-1]
+        real += int(judge.correct(images, scenes).sum())
+        generated += int(judge.correct(drawn, scenes).sum())
+        for name, (right, present) in judge.attribute_hits(drawn, scenes).items():
+            total = hits.setdefault(name, [0, 0])
+            total[0] += right
+            total[1] += present
+    attributes = {name: right / present for name, (right, present) in hits.items() if present}
+    return JudgeReport(split, count, real / count, generated / count, attributes)

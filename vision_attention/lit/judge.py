@@ -1,0 +1,71 @@
+"""Trains a :class:`~vision_attention.models.judge.SceneJudge` on the real images of a
+caption data module, their scenes giving the labels."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from ..checkpoints import KEY
+from ..data.attributes import IGNORE, scene_attributes
+from ..models.judge import SceneJudge
+
+
+def attribute_targets(schema: str, scenes, device) -> dict[str, torch.Tensor]:
+    """(B,) class labels per attribute, IGNORE where a scene lacks it."""
+    rows = [scene_attributes(schema, scene) for scene in scenes]
+    return {name: torch.tensor([r[name] for r in rows], device=device) for name in rows[0]}
+
+
+def judged_correct(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B,) True where every attribute the scene has is read right."""
+    right = None
+    for name, target in targets.items():
+        ok = (logits[name].argmax(1) == target) | (target == IGNORE)
+        right = ok if right is None else right & ok
+    return right
+
+
+class JudgeModule(L.LightningModule):
+    """Cross-entropy summed over the attributes; ``val/acc`` is the share of images whose
+    every attribute is right.
+
+    Args:
+        model: the judge network.
+        lr: Adam learning rate.
+    """
+
+    def __init__(self, model: SceneJudge, lr: float = 2e-3) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    def _step(self, batch: dict, split: str) -> torch.Tensor:
+        targets = attribute_targets(self.model.schema, batch["scenes"], self.device)
+        logits = self.model(batch["images"])
+        loss = sum(F.cross_entropy(logits[n], t, ignore_index=IGNORE) for n, t in targets.items() if (t != IGNORE).any())
+        accuracy = judged_correct(logits, targets).float().mean()
+        self.log_dict({f"{split}/loss": loss, f"{split}/acc": accuracy}, prog_bar=True, batch_size=len(batch["images"]))
+        return loss
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None:  # without the "_class_path" LightningCLI adds to hparams
+            args = {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")}
+            data = {"class": type(datamodule).__name__, "init_args": args}
+        else:
+            data = None
+        checkpoint[KEY] = {"kind": "judge", "model_config": self.model.config, "data": data}

@@ -1,0 +1,47 @@
+"""A judge of generated images: a small CNN that reads a synthetic scene's attributes
+(:mod:`vision_attention.data.attributes`) from its pixels. Trained on real images, it
+scores text-to-image models by whether it reads back what their caption said.
+
+Legend: B batch, C channels, H x W image.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..data.attributes import SCHEMAS
+
+
+class SceneJudge(nn.Module):
+    """Four stride-2 conv blocks, then one linear head per attribute over the flattened
+    map (no global pooling: positions matter).
+
+    Args:
+        schema: "shapes" or "mnist_captions" (the heads and their class counts).
+        image_shape: (C, H, W) of the images.
+        width: channels of the first block (doubling after the second).
+    """
+
+    def __init__(self, schema: str, image_shape: tuple[int, int, int] = (3, 32, 32), width: int = 32) -> None:
+        super().__init__()
+        if schema not in SCHEMAS:
+            raise ValueError(f"unknown judge schema {schema!r}; choose from {sorted(SCHEMAS)}")
+        channels, height, width_px = image_shape
+        self.schema, self.heads = schema, SCHEMAS[schema]
+        self.config = {"schema": schema, "image_shape": list(image_shape), "width": width}
+        sizes = [channels, width, width, 2 * width, 2 * width]
+        blocks = []
+        for cin, cout in zip(sizes, sizes[1:]):
+            blocks += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.2))
+        cells = -(-height // 16) * -(-width_px // 16)  # the map after four halvings, rounded up
+        self.classify = nn.ModuleDict({name: nn.Linear(sizes[-1] * cells, n) for name, n in self.heads.items()})
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SceneJudge":
+        return cls(config["schema"], tuple(config["image_shape"]), config["width"])
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        """(B, C, H, W) in [0, 1] -> logits (B, classes) per attribute."""
+        features = self.features(images)
+        return {name: head(features) for name, head in self.classify.items()}
