@@ -75,6 +75,23 @@ def test_precomputed_keys_and_many_queries_agree_with_single_steps(name, build, 
 
 
 @pytest.mark.parametrize("name,build,score_of", CASES, ids=[c[0] for c in CASES])
+def test_groups_of_queries_share_their_sequence_keys_as_if_copied(name, build, score_of):
+    torch.manual_seed(2)
+    attn = build().double()
+    query_dim = 6 if name == "dot" else 4
+    queries = torch.randn(2 * 3, query_dim, dtype=torch.float64)  # 3 consecutive rows (beams) per sequence
+    keys, values = torch.randn(2, 5, 6, dtype=torch.float64), torch.randn(2, 5, 4, dtype=torch.float64)
+    mask = padding_mask(torch.tensor([5, 2]), 5)
+    copied = [t.repeat_interleave(3, dim=0) for t in (keys, values, mask)]
+    expected_context, expected_weights = attn(queries, *copied)
+    context, weights = attn(queries, keys, values, mask, projected_keys=attn.project_keys(keys))
+    torch.testing.assert_close(context, expected_context)
+    torch.testing.assert_close(weights, expected_weights)
+    with pytest.raises(ValueError, match="not a multiple"):
+        attn(queries[:5], keys, values, mask)
+
+
+@pytest.mark.parametrize("name,build,score_of", CASES, ids=[c[0] for c in CASES])
 def test_gradcheck_and_every_parameter_gets_gradient(name, build, score_of):
     torch.manual_seed(2)
     attn = build().double()

@@ -122,9 +122,20 @@ class KeyedAttention(nn.Module):
             mask: (B, S) bool, True = may attend.
             projected_keys: ``project_keys(keys)``, to skip recomputing it.
 
+        A query batch of G x B rows (G consecutive rows per sequence, e.g. the beams of a
+        beam search) against keys of batch B attends with each row's own sequence: the
+        keys and values are shared, never copied G times.
+
         Returns:
             ``(context, weights)``: (B, [T,] D) and (B, [T,] S).
         """
+        if query.dim() == 2 and query.shape[0] != keys.shape[0]:
+            groups, rest = divmod(query.shape[0], keys.shape[0])
+            if rest:
+                raise ValueError(f"query batch {query.shape[0]} is not a multiple of the key batch {keys.shape[0]}")
+            grouped = query.view(keys.shape[0], groups, -1)  # (B, G, Dq): the G queries of a sequence as steps
+            context, weights = self(grouped, keys, values, mask, projected_keys)
+            return context.flatten(0, 1), weights.flatten(0, 1)
         if projected_keys is None:
             projected_keys = self.project_keys(keys)
         scores = self.scores(query, projected_keys)  # (B, [T,] S)

@@ -33,7 +33,8 @@ class JudgeModule(L.LightningModule):
 
     Args:
         model: the judge network.
-        lr: Adam learning rate.
+        lr: Adam learning rate, decayed to 0 along a cosine over the run's ``max_steps``
+            (so the last checkpoint is a settled one).
     """
 
     def __init__(self, model: SceneJudge, lr: float = 2e-3) -> None:
@@ -42,7 +43,12 @@ class JudgeModule(L.LightningModule):
         self.model = model
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        steps = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else None
+        if steps is None:
+            return optimizer
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def _step(self, batch: dict, split: str) -> torch.Tensor:
         targets = attribute_targets(self.model.schema, batch["scenes"], self.device)

@@ -33,6 +33,10 @@ class StepDecoder(Protocol):
 
     def step(self, tokens: Tensor, state: tuple, memory: tuple): ...
 
+    # Optional: ``beams_share_memory = True`` says ``step`` accepts a state of K x B rows
+    # (K consecutive beams per input) with the memory of the B inputs, so beam search
+    # need not copy the memory K times.
+
 
 def _select(structure: tuple, index: Tensor) -> tuple:
     return type(structure)(*(t.index_select(0, index) for t in structure))
@@ -124,8 +128,12 @@ def beam_search(
         max_len: most words generated.
     """
     batch, k, device = encoded.shape[0], beam_size, encoded.device
-    memory = _expand(model.memory(encoded), k)
-    state = model.init_state(memory)
+    memory = model.memory(encoded)
+    if getattr(model, "beams_share_memory", False):  # its attention reads one memory for all K beams
+        state = _expand(model.init_state(memory), k)
+    else:
+        memory = _expand(memory, k)
+        state = model.init_state(memory)
     tokens = torch.full((batch * k,), start_id, dtype=torch.long, device=device)
     scores = torch.full((batch, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start equal: expand only the first

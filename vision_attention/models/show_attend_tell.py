@@ -64,6 +64,9 @@ class TeacherForced(NamedTuple):
 class ShowAttendTell(nn.Module):
     """The Show, Attend and Tell captioner.
 
+    Its step reads the memory only through the attention, which shares one image's
+    memory among several consecutive state rows: beam search need not copy it per beam.
+
     Args:
         vocab_size: V, including the special tokens.
         encoder: CNN mapping images (B, 3, H, W) to (B, L, D); None for a decoder that
@@ -76,6 +79,8 @@ class ShowAttendTell(nn.Module):
         dropout: dropout before the output layer.
         gating: use the gating scalar beta.
     """
+
+    beams_share_memory = True  # see decoding.StepDecoder
 
     def __init__(
         self,
