@@ -64,3 +64,20 @@ def test_sigkill_at_any_moment_leaves_loadable_checkpoints_and_resume_continues(
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = torch.load(folder / "last.ckpt", map_location="cpu", weights_only=True)
     assert after["global_step"] == last + 3
+
+
+def test_a_run_stopped_between_validations_leaves_last_ckpt_at_its_final_step(tmp_path):
+    # Validation (and ModelCheckpoint's save) every 2 steps; the run stops at step 5, then
+    # resumes to 8. Lightning alone would leave last.ckpt at step 4 and redo step 5.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / "draw_shapes.yaml"),
+        "--trainer.val_check_interval", "2", "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+        "--trainer.logger", "false", "--trainer.num_sanity_val_steps", "0", "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.callbacks.dirpath", str(tmp_path / "checkpoints"), *SMALL["draw_shapes"],
+    ]
+    for steps, extra in ((5, []), (8, ["--ckpt_path", "last"])):
+        run = subprocess.run([*command, "--trainer.max_steps", str(steps), *extra], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == steps

@@ -11,6 +11,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from .checkpoints import atomic_save
+from .lit.callbacks import SaveLastOnStop
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -60,7 +61,7 @@ def run(argv: list[str]) -> VisionAttentionCLI:
                 subclass_mode_model=True,
                 subclass_mode_data=True,
                 args=argv,
-                trainer_defaults={"plugins": [AtomicCheckpointIO()]},
+                trainer_defaults={"plugins": [AtomicCheckpointIO()], "callbacks": [SaveLastOnStop()]},
                 save_config_kwargs={"overwrite": True},
                 parser_kwargs={"exit_on_error": False},
             )

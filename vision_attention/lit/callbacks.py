@@ -29,3 +29,19 @@ class ElapsedMinutes(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.before = state_dict["minutes"]
+
+
+class SaveLastOnStop(L.Callback):
+    """Writes ``last.ckpt`` when training ends, so that a run stopped by ``max_time`` or
+    ``max_steps`` between validations resumes where it stopped rather than at the last
+    validation (ModelCheckpoint saves only there). Through the trainer's checkpoint IO,
+    so the write is atomic."""
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.save_last and callback.dirpath:
+                path = f"{callback.dirpath}/{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+                trainer.save_checkpoint(path)
+                callback.last_model_path = path

@@ -13,33 +13,36 @@ from ..data.attributes import SCHEMAS
 
 
 class SceneJudge(nn.Module):
-    """Four stride-2 conv blocks, then one linear head per attribute over the flattened
-    map (no global pooling: positions matter).
+    """Four conv blocks, each ending in a stride-2 conv, then one linear head per
+    attribute over the flattened map (no global pooling: positions matter).
 
     Args:
         schema: "shapes" or "mnist_captions" (the heads and their class counts).
         image_shape: (C, H, W) of the images.
         width: channels of the first block (doubling after the second).
+        depth: convolutions per block (the extra ones keep the resolution).
     """
 
-    def __init__(self, schema: str, image_shape: tuple[int, int, int] = (3, 32, 32), width: int = 32) -> None:
+    def __init__(self, schema: str, image_shape: tuple[int, int, int] = (3, 32, 32), width: int = 32, depth: int = 1) -> None:
         super().__init__()
         if schema not in SCHEMAS:
             raise ValueError(f"unknown judge schema {schema!r}; choose from {sorted(SCHEMAS)}")
         channels, height, width_px = image_shape
         self.schema, self.heads = schema, SCHEMAS[schema]
-        self.config = {"schema": schema, "image_shape": list(image_shape), "width": width}
+        self.config = {"schema": schema, "image_shape": list(image_shape), "width": width, "depth": depth}
         sizes = [channels, width, width, 2 * width, 2 * width]
         blocks = []
         for cin, cout in zip(sizes, sizes[1:]):
-            blocks += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            for i in range(depth):  # the block's last conv halves the map
+                stride, source = (2 if i == depth - 1 else 1), (cin if i == 0 else cout)
+                blocks += [nn.Conv2d(source, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.2))
         cells = -(-height // 16) * -(-width_px // 16)  # the map after four halvings, rounded up
         self.classify = nn.ModuleDict({name: nn.Linear(sizes[-1] * cells, n) for name, n in self.heads.items()})
 
     @classmethod
     def from_config(cls, config: dict) -> "SceneJudge":
-        return cls(config["schema"], tuple(config["image_shape"]), config["width"])
+        return cls(config["schema"], tuple(config["image_shape"]), config["width"], config.get("depth", 1))
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         """(B, C, H, W) in [0, 1] -> logits (B, classes) per attribute."""
