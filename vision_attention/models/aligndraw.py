@@ -101,6 +101,12 @@ class AlignDRAW(DRAW):
         """mu = tanh(W_mu h), log sigma = tanh(W_sigma h) of P(Z_t | h^gen_{t-1})."""
         return torch.tanh(self.prior(h_dec)).chunk(2, dim=1)
 
+    def _decode(self, z: Tensor, context: Tensor, h_dec: Tensor, c_dec: Tensor, canvas: Tensor) -> tuple:
+        """h^gen_t = LSTM_gen(h^gen_{t-1}, [z_t, s_t]) and c_t = c_{t-1} + write(h^gen_t)."""
+        h_dec, c_dec = self.decoder(torch.cat([z, context], dim=1), (h_dec, c_dec))
+        written, window = self.write(h_dec)
+        return h_dec, c_dec, canvas + written, window
+
     def _attend(self, h_dec: Tensor, words: Tensor, mask: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         return self.align(h_dec, words, mask=mask, projected_keys=keys)
 
@@ -119,9 +125,7 @@ class AlignDRAW(DRAW):
             mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
             log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
             z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
-            h_dec, c_dec = self.decoder(torch.cat([z, context], dim=1), (h_dec, c_dec))
-            written, write_window = self.write(h_dec)
-            canvas = canvas + written
+            h_dec, c_dec, canvas, write_window = self._decode(z, context, h_dec, c_dec, canvas)
             trace.append((canvas, mu, log_sigma, z, read_window, write_window, prior_mu, prior_log_sigma, weights))
         return self._aligned_output(trace, with_reads=True)
 
@@ -137,9 +141,7 @@ class AlignDRAW(DRAW):
             context, weights = self._attend(h_dec, words, mask, keys)
             mu, log_sigma = self.prior_params(h_dec)
             z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
-            h_dec, c_dec = self.decoder(torch.cat([z, context], dim=1), (h_dec, c_dec))
-            written, write_window = self.write(h_dec)
-            canvas = canvas + written
+            h_dec, c_dec, canvas, write_window = self._decode(z, context, h_dec, c_dec, canvas)
             trace.append((canvas, mu, log_sigma, z, None, write_window, mu, log_sigma, weights))
         return self._aligned_output(trace, with_reads=False)
 
