@@ -13,7 +13,7 @@ from ..data.attributes import SCHEMAS
 
 
 class SceneJudge(nn.Module):
-    """Four conv blocks, each ending in a stride-2 conv, then one linear head per
+    """Four conv blocks, each starting with a stride-2 conv, then one linear head per
     attribute over the flattened map (no global pooling: positions matter).
 
     Args:
@@ -33,8 +33,8 @@ class SceneJudge(nn.Module):
         sizes = [channels, width, width, 2 * width, 2 * width]
         blocks = []
         for cin, cout in zip(sizes, sizes[1:]):
-            for i in range(depth):  # the block's last conv halves the map
-                stride, source = (2 if i == depth - 1 else 1), (cin if i == 0 else cout)
+            for i in range(depth):  # the block's first conv halves the map, the others keep it
+                stride, source = (2, cin) if i == 0 else (1, cout)
                 blocks += [nn.Conv2d(source, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.2))
         cells = -(-height // 16) * -(-width_px // 16)  # the map after four halvings, rounded up
