@@ -85,3 +85,13 @@ def test_attributes_of_a_scene_and_what_counts_as_judged_right():
     targets = {"count": torch.tensor([0, 0]), "shape_1": torch.tensor([IGNORE, 2])}
     logits = {"count": torch.tensor([[5.0, 0.0], [5.0, 0.0]]), "shape_1": torch.tensor([[9.0, 0, 0], [9.0, 0, 0]])}
     assert judged_correct(logits, targets).tolist() == [True, False]  # an absent attribute is never held against it
+
+
+def test_judge_heads_follow_the_schema_at_any_depth():
+    for depth in (1, 2):
+        judge = SceneJudge("mnist_captions", (1, 60, 60), width=8, depth=depth)
+        logits = judge(torch.rand(2, 1, 60, 60))
+        assert {name: tuple(v.shape) for name, v in logits.items()} == {name: (2, n) for name, n in SCHEMAS["mnist_captions"].items()}
+        assert SceneJudge.from_config(judge.config).config == judge.config
+    with pytest.raises(ValueError, match="unknown judge schema"):
+        SceneJudge("cats")
