@@ -50,6 +50,8 @@ def test_a_checkpoint_alone_draws_from_a_caption_with_the_word_attention(checkpo
         drawer.sample(1, caption="a small red dog")
     with pytest.raises(ValueError, match="draws from a caption"):
         drawer.sample(1)
+    again = drawer.reconstruct(torch.rand(2, 3, 16, 16), seed=0, caption=["a small red circle", "a large blue square"])
+    assert again.canvases.shape == (4, 2, 3, 16, 16) and again.windows.n == 2 and again.words is None
 
 
 def test_cli_draws_a_gif_with_the_caption_under_every_frame(checkpoints, tmp_path, capsys):

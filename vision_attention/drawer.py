@@ -95,21 +95,34 @@ class Drawer:
             out = self.model.generate(n, generator=generator, device=self.device)
             windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
             return Drawing(torch.sigmoid(out.canvases).cpu(), windows)
+        ids, lengths, words = self._captions(n, caption)
+        out = self.model.generate(ids, lengths, generator=generator)
+        windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
+        return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, out.word_weights.cpu() if words else None)
+
+    def _captions(self, n: int, caption: str | list[str] | None) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
+        """(ids (n, S), lengths (n,), the words of a caption shared by all n images or None)."""
         if caption is None:
             raise ValueError("this alignDRAW model draws from a caption: pass caption=...")
         captions = [caption] * n if isinstance(caption, str) else list(caption)
         if len(captions) != n:
             raise ValueError(f"{len(captions)} captions for {n} images")
         ids, lengths = pad_captions([torch.tensor(self.encode(c)) for c in captions])
-        out = self.model.generate(ids.to(self.device), lengths.to(self.device), generator=generator)
-        windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
         words = [self.vocab.itos[i] for i in ids[0, : int(lengths[0])].tolist()] if isinstance(caption, str) else None
-        return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, out.word_weights.cpu() if words else None)
+        return ids.to(self.device), lengths.to(self.device), words
 
     @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor, seed: int | None = None) -> Drawing:
-        """Reconstructions of (n, C, H, W) images in [0, 1], with the read windows."""
+    def reconstruct(self, images: torch.Tensor, seed: int | None = None, caption: str | list[str] | None = None) -> Drawing:
+        """Reconstructions of (n, C, H, W) images in [0, 1], with the read windows; an
+        alignDRAW model also reads the images' ``caption`` (one, or one per image)."""
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
-        out = self.model(images.to(self.device), generator=generator)
+        images = images.to(self.device)
+        if not self.conditional:
+            out = self.model(images, generator=generator)
+            words = weights = None
+        else:
+            ids, lengths, words = self._captions(len(images), caption)
+            out = self.model(images, ids, lengths, generator=generator)
+            weights = out.word_weights.cpu() if words else None
         windows = Windows.stack(out.read_windows, self.model.read_n) if out.read_windows else None
-        return Drawing(torch.sigmoid(out.canvases).cpu(), windows)
+        return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, weights)
