@@ -23,6 +23,8 @@ from ..metrics import caption_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, hard_attention_loss
 
+MAX_WORDS = 63  # longer captions share the baseline of 63 words
+
 
 class CaptioningModule(L.LightningModule):
     """Trains a :class:`ShowAttendTell`.
@@ -36,7 +38,9 @@ class CaptioningModule(L.LightningModule):
         doubly_stochastic: lambda of the penalty sum_i (1 - sum_t alpha_ti)^2.
         reinforce_weight: lambda_r of the REINFORCE term (hard attention).
         entropy_weight: lambda_e of the entropy bonus (hard attention).
-        baseline_decay: b <- decay * b + (1 - decay) * log p(y | s, a) (hard attention).
+        baseline_decay: b <- decay * b + (1 - decay) * log p(y | s, a) (hard attention); one
+            b per caption length, so the reward measures the locations rather than how many
+            words the caption has (a baseline independent of the sample: still unbiased).
         expectation_prob: probability of using the expected context instead of a sample
             during training (hard attention; the paper uses 0.5).
         beam_size: beam width of validation and test decoding.
@@ -62,7 +66,7 @@ class CaptioningModule(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.vocab: Vocabulary | None = None
-        self.register_buffer("baseline", torch.zeros(()))  # REINFORCE baseline, saved with the run
+        self.register_buffer("baseline", torch.zeros(MAX_WORDS + 1))  # REINFORCE baseline per length, saved with the run
         self._eval: dict[str, list] = {}
 
     # ----- wiring ------------------------------------------------------------------
@@ -118,16 +122,20 @@ class CaptioningModule(L.LightningModule):
         loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
         result = {"loss": loss, "nll": nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
         if sampling:
+            words = (lengths - 1).clamp(max=MAX_WORDS)  # (B,)
             reinforce = hard_attention_loss(
-                nll, out.log_probs, out.entropies, lengths, float(self.baseline),
+                nll, out.log_probs, out.entropies, lengths, self.baseline[words],
                 self.hparams.reinforce_weight, self.hparams.entropy_weight,
             )  # (B,), normalised per word like the caption loss
             result["loss"] = loss + reinforce.sum() / (lengths - 1).sum()
             sampled = ~expectation
             if sampled.any():
-                with torch.no_grad():  # b <- 0.9 b + 0.1 log p(y | s, a)
+                with torch.no_grad():  # b_n <- 0.9 b_n + 0.1 mean log p(y | s, a) over the captions of n words
+                    total = torch.zeros_like(self.baseline).index_add_(0, words[sampled], -nll[sampled].detach())
+                    count = torch.zeros_like(self.baseline).index_add_(0, words[sampled], torch.ones_like(nll[sampled]))
+                    seen = count > 0
                     decay = self.hparams.baseline_decay
-                    self.baseline.mul_(decay).add_((1 - decay) * (-nll[sampled]).mean())
+                    self.baseline[seen] = decay * self.baseline[seen] + (1 - decay) * total[seen] / count[seen]
         return result
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
