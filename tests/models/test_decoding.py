@@ -98,3 +98,17 @@ def test_sampling_is_reproducible_and_cold_sampling_is_greedy(trained):
     assert torch.equal(cold.tokens, greedy(model, features, max_len=20).tokens)
     with pytest.raises(ValueError, match="temperature"):
         sample(model, features, 0.0)
+
+
+@pytest.mark.parametrize("attention", ["soft", "hard"])
+def test_beams_sharing_the_memory_search_as_if_it_were_copied(attention):
+    torch.manual_seed(0)
+    model = ShowAttendTell(20, feature_dim=12, embed_dim=8, hidden_dim=16, attn_dim=8, attention=attention).eval()
+    features = torch.randn(4, 9, 12)
+    with torch.no_grad():
+        shared = beam_search(model, features, 3, max_len=6)
+        model.beams_share_memory = False  # the instance now copies the memory per beam
+        copied = beam_search(model, features, 3, max_len=6)
+    assert torch.equal(shared.tokens, copied.tokens)
+    torch.testing.assert_close(shared.log_prob, copied.log_prob)
+    torch.testing.assert_close(shared.alphas, copied.alphas)

@@ -134,7 +134,9 @@ class KeyedAttention(nn.Module):
             if rest:
                 raise ValueError(f"query batch {query.shape[0]} is not a multiple of the key batch {keys.shape[0]}")
             grouped = query.view(keys.shape[0], groups, -1)  # (B, G, Dq): the G queries of a sequence as steps
-            context, weights = self(grouped, keys, values, mask, projected_keys)
+            # KeyedAttention's own forward: a subclass's forward (e.g. hard attention) would
+            # see the grouped query and lose its own arguments
+            context, weights = KeyedAttention.forward(self, grouped, keys, values, mask, projected_keys)
             return context.flatten(0, 1), weights.flatten(0, 1)
         if projected_keys is None:
             projected_keys = self.project_keys(keys)
