@@ -103,7 +103,7 @@ class Drawer:
     def _captions(self, n: int, caption: str | list[str] | None) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
         """(ids (n, S), lengths (n,), the words of a caption shared by all n images or None)."""
         if caption is None:
-            raise ValueError("this alignDRAW model draws from a caption: pass caption=...")
+            raise ValueError("this alignDRAW model draws from a caption: pass caption=... (--caption on the command line)")
         captions = [caption] * n if isinstance(caption, str) else list(caption)
         if len(captions) != n:
             raise ValueError(f"{len(captions)} captions for {n} images")
