@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from .checkpoints import CheckpointError, load_checkpoint, model_weights
-from .data.attributes import IGNORE, scene_attributes
-from .lit.judge import judged_correct
+from .data.attributes import IGNORE
+from .lit.judge import attribute_targets, judged_correct
 from .models.judge import SceneJudge
 
 
@@ -44,28 +44,20 @@ class Judge:
         from . import data as data_modules
 
         module_class = getattr(data_modules, self.data["class"])
-        saved = {k: v for k, v in self.data["init_args"].items() if not k.startswith("_")}
-        args = {**saved, "test_split": split if split != "val" else "test", "test_size": size, "val_size": size}
+        args = {**self.data["init_args"], "test_split": split if split != "val" else "test", "test_size": size, "val_size": size}
         return module_class(**args).make_splits()["val" if split == "val" else "test"]
 
     @torch.no_grad()
-    def correct(self, images: torch.Tensor, scenes: list) -> torch.Tensor:
-        """(B,) True where the judge reads every attribute of the scene from the image."""
-        targets = [scene_attributes(self.model.schema, s) for s in scenes]
-        stacked = {name: torch.tensor([t[name] for t in targets]) for name in targets[0]}
-        return judged_correct(self.model(images), stacked)
-
-    @torch.no_grad()
-    def attribute_hits(self, images: torch.Tensor, scenes: list) -> dict[str, tuple[int, int]]:
-        """Per attribute: (right, present) over the batch."""
+    def score(self, images: torch.Tensor, scenes: list) -> tuple[torch.Tensor, dict[str, tuple[int, int]]]:
+        """One reading of the images: (B,) True where every attribute of the scene is read
+        right, and per attribute (right, present) over the batch."""
         logits = self.model(images)
-        targets = [scene_attributes(self.model.schema, s) for s in scenes]
-        out = {}
-        for name in targets[0]:
-            target = torch.tensor([t[name] for t in targets])
+        targets = attribute_targets(self.model.schema, scenes, images.device)
+        hits = {}
+        for name, target in targets.items():
             present = target != IGNORE
-            out[name] = (int(((logits[name].argmax(1) == target) & present).sum()), int(present.sum()))
-        return out
+            hits[name] = (int(((logits[name].argmax(1) == target) & present).sum()), int(present.sum()))
+        return judged_correct(logits, targets), hits
 
 
 @dataclass
@@ -104,9 +96,10 @@ def judge_drawer(drawer, judge: Judge, split: str = "test", count: int = 500, ba
         images = torch.stack([dataset[i]["image"] for i in indices])
         captions = [" ".join(dataset.captions(s)[0]) for s in scenes]
         drawn = drawer.sample(len(scenes), seed=seed + start, caption=captions).canvases[-1]
-        real += int(judge.correct(images, scenes).sum())
-        generated += int(judge.correct(drawn, scenes).sum())
-        for name, (right, present) in judge.attribute_hits(drawn, scenes).items():
+        real += int(judge.score(images, scenes)[0].sum())
+        drawn_right, drawn_hits = judge.score(drawn, scenes)
+        generated += int(drawn_right.sum())
+        for name, (right, present) in drawn_hits.items():
             total = hits.setdefault(name, [0, 0])
             total[0] += right
             total[1] += present
