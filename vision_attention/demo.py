@@ -19,8 +19,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
-# What the captions must reach to count as accurate (the captioning issue's bars).
-BARS = {"bleu4": 0.85, "correct": 0.85, "localisation": 0.85}
+# What the captions must reach to count as accurate: the bars the captioning issue sets
+# for soft attention on ShapesCaptions.
+BARS = {"bleu4": 0.90, "correct": 0.95, "localisation": 0.85}
 
 
 @dataclass
