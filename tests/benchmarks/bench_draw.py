@@ -9,6 +9,8 @@ Run: `make bench` (or `.venv/bin/python tests/benchmarks/bench_draw.py`).
 
 from __future__ import annotations
 
+import time
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,30 +76,41 @@ def main() -> None:
     torch.manual_seed(0)
     x = torch.bernoulli(torch.full((B, 1, SIDE, SIDE), 0.13))
     ours, reference = DRAW((1, SIDE, SIDE), T, READ_N, WRITE_N, H, H, Z), ReferenceDRAW()
-    opt_ours, opt_ref = torch.optim.Adam(ours.parameters(), 1e-3), torch.optim.Adam(reference.parameters(), 1e-3)
+    compiled = DRAW((1, SIDE, SIDE), T, READ_N, WRITE_N, H, H, Z).compile_steps(dynamic=False)
+    optimizers = {m: torch.optim.Adam(m.parameters(), 1e-3) for m in (ours, compiled, reference)}
+
+    def train_step(model: nn.Module) -> None:
+        optimizers[model].zero_grad(set_to_none=True)
+        loss = model(x) if model is reference else draw_loss(model, model(x), x).loss
+        loss.backward()
+        optimizers[model].step()
 
     def step_ours() -> None:
-        opt_ours.zero_grad(set_to_none=True)
-        draw_loss(ours, ours(x), x).loss.backward()
-        opt_ours.step()
+        train_step(ours)
 
     def step_reference() -> None:
-        opt_ref.zero_grad(set_to_none=True)
-        reference(x.view(B, SIDE * SIDE).view(B, 1, SIDE, SIDE)).backward()
-        opt_ref.step()
+        train_step(reference)
 
+    start = time.perf_counter()
+    train_step(compiled)
+    compile_s = time.perf_counter() - start
     t_ours, t_ref = compare_ms(step_ours, step_reference, rounds=2, repeat=5)
+    t_compiled, t_ref2 = compare_ms(lambda: train_step(compiled), step_reference, rounds=2, repeat=5)
+    t_ref = min(t_ref, t_ref2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print_table("DRAW training step (B 64, T 64, read 2, write 5, LSTM 256, z 100, 28 x 28)",
                 ["implementation", "ms/step", "images/s", "ratio"],
                 [["ours", f"{t_ours:.0f}", f"{B / t_ours * 1e3:.0f}", f"{t_ours / t_ref:.2f}"],
+                 [f"ours, compile_steps() (compiled in {compile_s:.0f} s)", f"{t_compiled:.0f}",
+                  f"{B / t_compiled * 1e3:.0f}", f"{t_compiled / t_ref:.2f}"],
                  ["per-op reference", f"{t_ref:.0f}", f"{B / t_ref * 1e3:.0f}", "1.00"]])
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step_ours()
-    print("\nwhere our step spends its time (top 12 ops by self CPU time)")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+    for name, model in (("our step", ours), ("our compiled step", compiled)):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            train_step(model)
+        print(f"\nwhere {name} spends its time (top 12 ops by self CPU time)")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 if __name__ == "__main__":

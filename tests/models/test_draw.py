@@ -155,3 +155,19 @@ def test_five_seeds_of_2000_steps_stay_finite():
         losses = train_steps(model, images, 2000, lr=1e-2, seed=seed)  # a harsh rate, to provoke blow-ups
         assert all(math.isfinite(v) for v in losses), seed
         assert all(torch.isfinite(p).all() for p in model.parameters()), seed
+
+
+def test_compiled_steps_give_the_reference_pass_and_its_gradients():
+    torch.manual_seed(0)
+    model = DRAW((1, 8, 8), steps=3, read_n=2, write_n=3, enc_dim=12, dec_dim=10, z_dim=5).double()
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    results = []
+    for run in (model.reference_forward, model.compile_steps(dynamic=False).forward):
+        model.zero_grad()
+        out = run(x, generator=torch.Generator().manual_seed(7))
+        draw_loss(model, out, x).loss.backward()
+        results.append((out.canvases, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (reference, reference_grads), (compiled, compiled_grads) = results
+    torch.testing.assert_close(compiled, reference)
+    for name in reference_grads:
+        torch.testing.assert_close(compiled_grads[name], reference_grads[name], msg=name)

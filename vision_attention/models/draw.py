@@ -246,35 +246,51 @@ class DRAW(nn.Module):
 
         The fast path: the same maths as :meth:`reference_forward`, with the products of
         each hidden state fused into one matmul and the LSTM gates written out."""
-        batch, enc = x.shape[0], self.encoder.hidden_size
+        batch = x.shape[0]
         read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
         dec_w, dec_b, sizes, enc_w, enc_b = self._fused_weights()
-        enc_from_read = self.encoder.weight_ih[:, :read_size].t()
-        dec_from_z = self.decoder.weight_ih.t()
+        weights = (dec_w, dec_b, sizes, enc_w, enc_b, self.encoder.weight_ih[:, :read_size].t(), self.decoder.weight_ih.t())
         features = self.feature_map(x) if self.read_source == "features" else None
         dec_proj, enc_proj = dec_b.expand(batch, -1), enc_b.expand(batch, -1)  # h_0 = 0
         _, c_enc, _, c_dec = self._states(batch, x.device, x.dtype)
         canvas = torch.zeros_like(x)  # (B, C, H, W) logits
         trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
-            dec_hh, enc_in, _, read_params, _ = self._split(dec_proj, sizes)
-            x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
-            if self.attention:
-                glimpse, read_window = self._glimpse(x, x_hat, features, read_params)
-            else:
-                glimpse, read_window = torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
-            h_enc, c_enc = lstm_update(torch.addmm(enc_in + enc_proj[:, : 4 * enc], glimpse, enc_from_read), c_enc)
-            enc_proj = torch.addmm(enc_b, h_enc, enc_w.t())  # (B, 4 enc + 2Z)
-            mu, log_sigma = enc_proj[:, 4 * enc :].chunk(2, dim=1)
-            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            z = torch.addcmul(mu, torch.exp(log_sigma), self._noise(mu, generator))  # (B, Z)
-            h_dec, c_dec = lstm_update(torch.addmm(dec_hh, z, dec_from_z), c_dec)
-            dec_proj = torch.addmm(dec_b, h_dec, dec_w.t())
-            _, _, content, _, write_params = self._split(dec_proj, sizes)
-            written, write_window = self._draw(content, write_params)
-            canvas = canvas + written
-            trace.append((canvas, mu, log_sigma, z, read_window, write_window))
+            noise = torch.randn(batch, self.z_dim, generator=generator, device=x.device, dtype=x.dtype)
+            canvas, c_enc, c_dec, enc_proj, dec_proj, out = self._step(x, features, canvas, c_enc, c_dec, enc_proj,
+                                                                       dec_proj, noise, weights)
+            trace.append(out)
         return self._output(trace)
+
+    def _step(self, x, features, canvas, c_enc, c_dec, enc_proj, dec_proj, noise, weights) -> tuple:
+        """One glimpse of :meth:`forward`, a pure function of its inputs, so that
+        :meth:`compile_steps` can compile it."""
+        dec_w, dec_b, sizes, enc_w, enc_b, enc_from_read, dec_from_z = weights
+        enc = c_enc.shape[1]
+        dec_hh, enc_in, _, read_params, _ = self._split(dec_proj, sizes)
+        x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
+        if self.attention:
+            glimpse, read_window = self._glimpse(x, x_hat, features, read_params)
+        else:
+            glimpse, read_window = torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+        h_enc, c_enc = lstm_update(torch.addmm(enc_in + enc_proj[:, : 4 * enc], glimpse, enc_from_read), c_enc)
+        enc_proj = torch.addmm(enc_b, h_enc, enc_w.t())  # (B, 4 enc + 2Z)
+        mu, log_sigma = enc_proj[:, 4 * enc :].chunk(2, dim=1)
+        log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
+        z = torch.addcmul(mu, torch.exp(log_sigma), noise)  # (B, Z)
+        h_dec, c_dec = lstm_update(torch.addmm(dec_hh, z, dec_from_z), c_dec)
+        dec_proj = torch.addmm(dec_b, h_dec, dec_w.t())
+        _, _, content, _, write_params = self._split(dec_proj, sizes)
+        written, write_window = self._draw(content, write_params)
+        canvas = canvas + written
+        return canvas, c_enc, c_dec, enc_proj, dec_proj, (canvas, mu, log_sigma, z, read_window, write_window)
+
+    def compile_steps(self, **options) -> "DRAW":
+        """Compile the step of :meth:`forward` with ``torch.compile`` (its elementwise ops
+        fused, forward and backward): a faster training step after a one-off compilation of
+        some seconds, and again for each new batch shape. Returns the model."""
+        self._step = torch.compile(self._step, **options)
+        return self
 
     def _split(self, proj: Tensor, sizes: list[int]) -> list[Tensor | None]:
         parts = list(proj.split(sizes, dim=1))
