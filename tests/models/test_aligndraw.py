@@ -1,6 +1,7 @@
 """alignDRAW: the KL against torch.distributions, padding kept out of the word attention,
 and a tiny model that learns to draw what its caption says."""
 
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -34,6 +35,11 @@ def test_gaussian_kl_matches_torch_distributions():
     mu_q, mu_p, ls_q, ls_p = (torch.randn(5, 3, 7, generator=g) for _ in range(4))
     expected = kl_divergence(Normal(mu_q, ls_q.exp()), Normal(mu_p, ls_p.exp())).sum(dim=(0, 2))
     torch.testing.assert_close(gaussian_kl(mu_q, ls_q, mu_p, ls_p), expected)
+
+
+def test_compile_steps_says_alignDRAW_has_no_compiled_step_rather_than_doing_nothing():
+    with pytest.raises(NotImplementedError, match="AlignDRAW"):
+        small_model().compile_steps()
 
 
 def test_padding_gets_no_word_attention_and_changes_nothing():

@@ -110,6 +110,9 @@ class AlignDRAW(DRAW):
     def _attend(self, h_dec: Tensor, words: Tensor, mask: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         return self.align(h_dec, words, mask=mask, projected_keys=keys)
 
+    def compile_steps(self, **options) -> "AlignDRAW":
+        raise NotImplementedError("compile_steps() compiles DRAW's own pass; AlignDRAW's pass has no compiled step yet")
+
     def forward(self, x: Tensor, captions: Tensor, lengths: Tensor, generator: torch.Generator | None = None) -> AlignDrawOutput:
         """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] given its captions (B, S)."""
         words, mask, keys = self.encode_caption(captions, lengths)
