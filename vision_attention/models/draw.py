@@ -219,7 +219,8 @@ class DRAW(nn.Module):
         return zeros(enc), zeros(enc), zeros(dec), zeros(dec)
 
     def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
-        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+        """(B, Z) standard normal noise for the B images of ``like``, on its device and dtype."""
+        return torch.randn(like.shape[0], self.z_dim, generator=generator, device=like.device, dtype=like.dtype)
 
     # ----- the inference pass: fused and reference -----------------------------------
     def _fused_weights(self) -> tuple[Tensor, Tensor, list[int], Tensor, Tensor]:
@@ -256,9 +257,8 @@ class DRAW(nn.Module):
         canvas = torch.zeros_like(x)  # (B, C, H, W) logits
         trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
-            noise = torch.randn(batch, self.z_dim, generator=generator, device=x.device, dtype=x.dtype)
             canvas, c_enc, c_dec, enc_proj, dec_proj, out = self._step(x, features, canvas, c_enc, c_dec, enc_proj,
-                                                                       dec_proj, noise, weights)
+                                                                       dec_proj, self._noise(x, generator), weights)
             trace.append(out)
         return self._output(trace)
 

@@ -267,7 +267,7 @@ def caption_loss(
 
 
 def hard_attention_loss(
-    nll_per_caption: Tensor, log_probs: Tensor, entropies: Tensor, lengths: Tensor, baseline: float,
+    nll_per_caption: Tensor, log_probs: Tensor, entropies: Tensor, lengths: Tensor, baseline: Tensor | float,
     reinforce_weight: float = 1.0, entropy_weight: float = 0.01,
 ) -> Tensor:
     """The REINFORCE terms of the variational bound L_s (Xu et al. eq. 12), per caption.
@@ -282,7 +282,7 @@ def hard_attention_loss(
         log_probs: (B, T) log p(s_t) of the samples (0 where the expectation was used).
         entropies: (B, T) H[alpha_t].
         lengths: (B,) caption lengths with <start> and <end>.
-        baseline: b, the moving average of log p(y | s, a).
+        baseline: b, the moving average of log p(y | s, a): one per caption (B,), or shared.
         reinforce_weight: lambda_r.
         entropy_weight: lambda_e.
 
