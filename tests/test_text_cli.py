@@ -35,7 +35,11 @@ def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config
     checkpoint = next(root.rglob("last.ckpt"))
     results = TextModel.from_checkpoint(checkpoint).classify(["the food was good", "the service was bad"])
     assert [len(r.weights) for r in results] == [4, 4]
-    assert all(abs(sum(r.weights) - 1) < 1e-5 for r in results)
+    shares = [sum(r.weights) for r in results]
+    if config == "sentiment_lstm_attention":  # unmasked as in the tutorial: the padding holds the rest
+        assert all(0 < share < 1 - 1e-3 for share in shares), shares
+    else:
+        assert all(abs(share - 1) < 1e-5 for share in shares), shares
     html = tmp_path / "words.html"
     assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "the food was good"]) == 0
     assert "food" in html.read_text() and "background" in html.read_text()

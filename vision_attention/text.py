@@ -71,7 +71,7 @@ class TextModel:
             out = self.model(tokens, torch.tensor([len(ids)], device=self.device))
             probs = torch.softmax(out.logits[0], 0)
             label = int(probs.argmax())
-            weights = None if out.weights is None else out.weights[0].tolist()
+            weights = None if out.weights is None else out.weights[0, : len(ids)].tolist()  # the words' share
             results.append(Classified(label, float(probs[label]), self.vocab.decode(ids), weights))
         return results
 

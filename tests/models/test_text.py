@@ -91,6 +91,23 @@ def test_bidirectional_final_states_are_forward_at_the_last_word_and_backward_at
     torch.testing.assert_close(model(padded_more, lengths).logits, model(tokens, lengths).logits)
 
 
+def test_see_padding_reads_the_sentence_padded_to_max_len_as_keras_does():
+    torch.manual_seed(0)
+    tokens, lengths = torch.tensor([[7, 8, 9, 0], [7, 8, 9, 10]]), torch.tensor([3, 4])
+    padded = torch.cat([tokens, torch.zeros(2, 2, dtype=torch.long)], dim=1)  # to max_len 6
+    last = AttentionClassifier(30, 8, 12, pooling="last", max_len=6, dropout=0.0, see_padding=True).eval()
+    states, _ = last.lstm(last.embedding(padded))  # no mask: every state counts
+    torch.testing.assert_close(last(tokens, lengths).logits, last.out(states[:, -1]))
+    pooled = AttentionClassifier(30, 8, 12, pooling="attention", max_len=6, dropout=0.0, see_padding=True).eval()
+    states, _ = pooled.lstm(pooled.embedding(padded))
+    weights = torch.softmax(torch.tanh(states @ pooled.pool.weight + pooled.pool.bias), dim=1)  # the tutorial's layer
+    out = pooled(tokens, lengths)
+    torch.testing.assert_close(out.weights, weights)
+    torch.testing.assert_close(out.logits, pooled.out((weights.unsqueeze(2) * states).sum(1)))
+    with pytest.raises(ValueError, match="max_len=6"):
+        pooled(torch.ones(1, 7, dtype=torch.long), torch.tensor([7]))
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_seq2seq_shapes_masks_gradients_and_decoding(kind):
     torch.manual_seed(0)

@@ -72,6 +72,10 @@ class AttentionClassifier(nn.Module):
             sentence (as the attention classifiers of Yang et al. 2016 and Zhou et al.
             2016); "last" then reads the forward state at the last word and the backward
             state at the first.
+        see_padding: read every sentence padded to ``max_len`` as the tutorial's Keras model
+            does (no mask): the attention pools over the padding positions too, whose states
+            have read the whole sentence, and "last" reads the state after the padding.
+            Unidirectional only.
     """
 
     def __init__(
@@ -84,16 +88,20 @@ class AttentionClassifier(nn.Module):
         max_len: int = 32,
         dropout: float = 0.3,
         bidirectional: bool = False,
+        see_padding: bool = False,
     ) -> None:
         super().__init__()
+        if see_padding and bidirectional:
+            raise ValueError("see_padding reads a unidirectional LSTM; it cannot be combined with bidirectional")
         if pooling not in ("attention", "additive", "last"):
             raise ValueError(f"pooling must be attention, additive or last, got {pooling!r}")
         if bidirectional and hidden_dim % 2:
             raise ValueError(f"bidirectional needs an even hidden_dim (H/2 each way), got {hidden_dim}")
-        self.pooling, self.bidirectional = pooling, bidirectional
+        self.pooling, self.bidirectional, self.see_padding = pooling, bidirectional, see_padding
+        self.max_len = max_len
         self.config = {"vocab_size": vocab_size, "embed_dim": embed_dim, "hidden_dim": hidden_dim,
                        "num_classes": num_classes, "pooling": pooling, "max_len": max_len, "dropout": dropout,
-                       "bidirectional": bidirectional}
+                       "bidirectional": bidirectional, "see_padding": see_padding}
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default: an L2 penalty on it stays small
         lstm_size = hidden_dim // 2 if bidirectional else hidden_dim
@@ -108,6 +116,11 @@ class AttentionClassifier(nn.Module):
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> ClassifierOutput:
         """tokens (B, S) padded at the end, lengths (B,) -> logits and per-token weights."""
+        if self.see_padding:  # every position of the padded sentence counts, as in the tutorial
+            if tokens.shape[1] > self.max_len:
+                raise ValueError(f"AttentionClassifier: {tokens.shape[1]} tokens exceed max_len={self.max_len}")
+            tokens = F.pad(tokens, (0, self.max_len - tokens.shape[1]), value=PAD)
+            lengths = torch.full_like(lengths, self.max_len)
         # Dropout on the LSTM's inputs, as Keras' LSTM(dropout=) of the tutorial.
         embedded = self.dropout(self.embedding(tokens))
         if self.bidirectional:  # packed, so the backward LSTM starts at each sentence's last word
