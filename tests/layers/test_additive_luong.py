@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient, assert_weights_are_distribution
-from vision_attention.layers import AdditiveAttention, LuongAttention, padding_mask
+from vision_attention.layers import AdditiveAttention, LuongAttention, additive, padding_mask
 
 
 def loop_attention(score_fn, query, keys, values, length):
@@ -109,3 +109,25 @@ def test_luong_rejects_bad_configuration():
         LuongAttention(4, 6, "dot")
     with pytest.raises(ValueError, match="score must be"):
         LuongAttention(4, 4, "bilinear")
+
+
+@pytest.mark.parametrize("query_steps", [None, 3])
+def test_additive_scores_in_cpu_blocks_equal_the_whole_batch_with_gradients(monkeypatch, query_steps):
+    torch.manual_seed(0)
+    v = torch.nn.Linear(8, 1, bias=False)
+    keys = torch.randn(7, 5, 8, requires_grad=True)
+    query = torch.randn(7, *([query_steps] if query_steps else []), 8, requires_grad=True)
+
+    def scores_and_grads():
+        scores = additive.additive_scores(query, keys, v)
+        grads = torch.autograd.grad((scores * torch.arange(scores.numel()).view_as(scores)).sum(), (query, keys, v.weight))
+        return scores, grads
+
+    whole, whole_grads = scores_and_grads()
+    expected = v(torch.tanh(keys.unsqueeze(1) + query.unsqueeze(-2)) if query_steps else torch.tanh(keys + query.unsqueeze(1)))
+    torch.testing.assert_close(whole, expected.squeeze(-1))
+    monkeypatch.setattr(additive, "CPU_BLOCK_ELEMENTS", 2 * 5 * 8 * (query_steps or 1))  # blocks of 2 sequences: 4 blocks
+    blocked, blocked_grads = scores_and_grads()
+    torch.testing.assert_close(blocked, whole)
+    for a, b in zip(blocked_grads, whole_grads):
+        torch.testing.assert_close(a, b)

@@ -30,6 +30,20 @@ def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linea
     Returns:
         scores (B, S) or (B, T, S).
     """
+    # On a CPU the (B, [T,] S, A) hidden layer is worth computing a few sequences at a
+    # time: a block that stays in cache makes the add and tanh 4-5x faster than one of
+    # 128 MB (beam search, 64 images x 5 beams at the tutorial's sizes).
+    per_sequence = projected_keys[0].numel() * (projected_query.shape[1] if projected_query.dim() == 3 else 1)
+    rows = max(1, CPU_BLOCK_ELEMENTS // per_sequence)
+    if projected_query.device.type == "cpu" and projected_query.shape[0] > rows:
+        return torch.cat([_additive_scores(q, k, v) for q, k in zip(projected_query.split(rows), projected_keys.split(rows))])
+    return _additive_scores(projected_query, projected_keys, v)
+
+
+CPU_BLOCK_ELEMENTS = 1 << 21  # 8 MB of float32
+
+
+def _additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linear) -> Tensor:
     if projected_query.dim() == 2:
         hidden = torch.tanh(projected_keys + projected_query.unsqueeze(1))  # (B, S, A)
         return v(hidden).squeeze(-1)  # (B, S)
