@@ -121,8 +121,10 @@ class AttentionClassifier(nn.Module):
                 raise ValueError(f"AttentionClassifier: {tokens.shape[1]} tokens exceed max_len={self.max_len}")
             tokens = F.pad(tokens, (0, self.max_len - tokens.shape[1]), value=PAD)
             lengths = torch.full_like(lengths, self.max_len)
-        # Dropout on the LSTM's inputs, as Keras' LSTM(dropout=) of the tutorial.
-        embedded = self.dropout(self.embedding(tokens))
+        # Dropout on the LSTM's inputs as Keras' LSTM(dropout=) of the tutorial: one mask
+        # per sentence, the same at every word.
+        embedded = self.embedding(tokens)  # (B, S, E)
+        embedded = embedded * self.dropout(embedded.new_ones(embedded.shape[0], 1, embedded.shape[2]))
         if self.bidirectional:  # packed, so the backward LSTM starts at each sentence's last word
             packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
             states = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])[0]
