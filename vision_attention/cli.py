@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
     demo = commands.add_parser("demo", help="train on generated data and write runs/demo/index.html (~10 CPU min)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
-    demo.add_argument("--caption-steps", type=int, default=6000, help="captioner training steps (at most 6.5 min)")
-    demo.add_argument("--draw-steps", type=int, default=1500, help="DRAW training steps (at most 2 min)")
+    demo.add_argument("--caption-steps", type=int, help="captioner training steps (default 2000, at most 6.5 min)")
+    demo.add_argument("--draw-steps", type=int, help="DRAW training steps (default 1500, at most 1.25 min)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
     seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
@@ -179,7 +179,8 @@ def run_translate(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from .demo import DemoSettings, run_demo as demo
 
-    demo(args.out, DemoSettings(caption_steps=args.caption_steps, draw_steps=args.draw_steps, seed=args.seed))
+    given = {"caption_steps": args.caption_steps, "draw_steps": args.draw_steps}
+    demo(args.out, DemoSettings(seed=args.seed, **{k: v for k, v in given.items() if v is not None}))
     return 0
 
 

@@ -26,10 +26,10 @@ BARS = {"bleu4": 0.90, "correct": 0.95, "localisation": 0.85}
 
 @dataclass
 class DemoSettings:
-    caption_steps: int = 6000
+    caption_steps: int = 2000  # about 6.5 minutes on two CPU cores; caption_minutes caps slower machines
     caption_minutes: float = 6.5
     draw_steps: int = 1500
-    draw_minutes: float = 2.0
+    draw_minutes: float = 1.25
     examples: int = 8
     test_size: int = 500  # held-out images scored
     seed: int = 0
@@ -51,12 +51,16 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     from .viz import save_attention_figure
 
     L.seed_everything(settings.seed, verbose=False)
-    data = ShapesCaptionsDataModule(train_size=40000, val_size=32, test_size=settings.test_size, image_size=64, max_objects=2,
-                                    batch_size=32)
+    # Trained on scenes of 1-3 objects, shown and scored on 1-2. With only two objects a
+    # captioner can name them from features at their edges; with three it must find each
+    # one, and its attention then lands on the object a word names (localisation 65% -> 97%).
+    data = ShapesCaptionsDataModule(train_size=20000, val_size=32, test_size=settings.test_size, image_size=64,
+                                    max_objects=3, eval_max_objects=2, batch_size=64)
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=16, downsample=4), embed_dim=32,
-                           hidden_dim=96, attn_dim=48, dropout=0.1)
-    module = CaptioningModule(model, lr=3e-3, doubly_stochastic=0.0, beam_size=3, max_len=16)
+    # The sat_soft_shapes.yaml captioner.
+    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=32, downsample=4), embed_dim=64,
+                           hidden_dim=256, attn_dim=128, dropout=0.2)
+    module = CaptioningModule(model, lr=2e-3, doubly_stochastic=0.0, beam_size=3, max_len=16)
     trainer = _trainer(settings.caption_steps, settings.caption_minutes, out, gradient_clip_val=5.0, limit_val_batches=0)
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
@@ -122,8 +126,9 @@ def write_page(out: Path, captions: dict, examples: list[dict], drawing: dict, m
 figure{{margin:1em 0}} img{{max-width:100%}} td,th{{padding:2px 10px;text-align:left}}</style></head><body>
 <h1>vision_attention: what it does, trained here in {minutes:.1f} minutes</h1>
 <h2>Show, Attend and Tell: captions and where the model looked</h2>
-<p>A soft-attention captioner (Xu et al. 2015) trained from scratch on ShapesCaptions, scored on
-{captions_count} held-out images it never saw, decoded with beam search (no teacher forcing).</p>
+<p>A soft-attention captioner (Xu et al. 2015) trained from scratch on ShapesCaptions scenes of 1 to 3
+objects, scored on {captions_count} held-out scenes of 1 or 2 objects it never saw, decoded with beam
+search (no teacher forcing).</p>
 <table><tr><th>metric</th><th>held-out value</th></tr>
 <tr><td>BLEU-4</td><td>{verdict('bleu4')}</td></tr>
 <tr><td>captions exactly true of their image</td><td>{verdict('correct')}</td></tr>

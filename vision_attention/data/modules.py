@@ -126,6 +126,8 @@ class ShapesCaptionsDataModule(CaptionDataModule):
         test_split: "test", or "compositional" for unseen (colour, shape) pairs.
         image_size: image side in pixels.
         max_objects: objects per scene, 1..max_objects.
+        eval_max_objects: objects per validation and test scene, if not ``max_objects``
+            (e.g. train on 1-3 objects, evaluate on 1-2).
         seed: the data set's seed.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
@@ -142,6 +144,7 @@ class ShapesCaptionsDataModule(CaptionDataModule):
         test_split: Literal["test", "compositional"] = "test",
         image_size: int = 64,
         max_objects: int = 3,
+        eval_max_objects: int | None = None,
         seed: int = 0,
         batch_size: int = 64,
         num_workers: int = 0,
@@ -152,10 +155,14 @@ class ShapesCaptionsDataModule(CaptionDataModule):
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
-        make = lambda split, n, seed=h.seed: ShapesCaptions(split, n, h.image_size, seed, h.max_objects)  # noqa: E731
+        def make(split: str, n: int, seed: int = h.seed, objects: int = h.max_objects) -> ShapesCaptions:
+            return ShapesCaptions(split, n, h.image_size, seed, objects)
+
         extra = [make(split, h.train_size, h.seed + 1) for split in h.extra_train_splits]
         train = ConcatDataset([make("train", h.train_size), *extra]) if extra else make("train", h.train_size)
-        return {"train": train, "val": make("val", h.val_size), "test": make(h.test_split, h.test_size)}
+        evaluated = h.eval_max_objects or h.max_objects
+        return {"train": train, "val": make("val", h.val_size, objects=evaluated),
+                "test": make(h.test_split, h.test_size, objects=evaluated)}
 
     def make_vocab(self) -> Vocabulary:
         return Vocabulary(ShapesCaptions.words())
