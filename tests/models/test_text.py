@@ -91,6 +91,19 @@ def test_bidirectional_final_states_are_forward_at_the_last_word_and_backward_at
     torch.testing.assert_close(model(padded_more, lengths).logits, model(tokens, lengths).logits)
 
 
+def test_input_dropout_drops_the_same_embedding_units_at_every_word_as_keras():
+    torch.manual_seed(0)
+    model = AttentionClassifier(30, 16, 12, pooling="last", dropout=0.5).train()
+    seen = []
+    model.lstm.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    tokens = torch.randint(1, 30, (4, 6))
+    model(tokens, torch.full((4,), 6))
+    dropped = seen[0] == 0  # (B, S, E)
+    assert dropped.any() and not dropped.all()
+    assert (dropped == dropped[:, :1]).all()  # one mask per sentence
+    assert not (dropped[0] == dropped[1]).all()  # drawn per sentence
+
+
 def test_see_padding_reads_the_sentence_padded_to_max_len_as_keras_does():
     torch.manual_seed(0)
     tokens, lengths = torch.tensor([[7, 8, 9, 0], [7, 8, 9, 10]]), torch.tensor([3, 4])

@@ -19,6 +19,9 @@ from torch import Tensor, nn
 from .masks import KeyedAttention
 
 
+CPU_BLOCK_ELEMENTS = 1 << 21  # 8 MB of float32: the block additive_scores works in on a CPU
+
+
 def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linear) -> Tensor:
     """v^T tanh(Wq + Uk) from the two projections.
 
@@ -38,9 +41,6 @@ def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linea
     if projected_query.device.type == "cpu" and projected_query.shape[0] > rows:
         return torch.cat([_additive_scores(q, k, v) for q, k in zip(projected_query.split(rows), projected_keys.split(rows))])
     return _additive_scores(projected_query, projected_keys, v)
-
-
-CPU_BLOCK_ELEMENTS = 1 << 21  # 8 MB of float32
 
 
 def _additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linear) -> Tensor:
