@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .demo import DemoSettings
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)
@@ -77,8 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
     demo = commands.add_parser("demo", help="train on generated data and write runs/demo/index.html (~10 CPU min)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
-    demo.add_argument("--caption-steps", type=int, help="captioner training steps (default 2000, at most 6.5 min)")
-    demo.add_argument("--draw-steps", type=int, help="DRAW training steps (default 1500, at most 1.25 min)")
+    settings = DemoSettings()
+    demo.add_argument("--caption-steps", type=int, default=settings.caption_steps,
+                      help=f"captioner training steps (default {settings.caption_steps}, at most {settings.caption_minutes} min)")
+    demo.add_argument("--draw-steps", type=int, default=settings.draw_steps,
+                      help=f"DRAW training steps (default {settings.draw_steps}, at most {settings.draw_minutes} min)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
     seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
@@ -177,10 +181,9 @@ def run_translate(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import DemoSettings, run_demo as demo
+    from .demo import run_demo as demo
 
-    given = {"caption_steps": args.caption_steps, "draw_steps": args.draw_steps}
-    demo(args.out, DemoSettings(seed=args.seed, **{k: v for k, v in given.items() if v is not None}))
+    demo(args.out, DemoSettings(caption_steps=args.caption_steps, draw_steps=args.draw_steps, seed=args.seed))
     return 0
 
 

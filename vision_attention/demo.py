@@ -15,9 +15,10 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightning as L
-import torch
+if TYPE_CHECKING:  # torch and Lightning load when training starts, not when the CLI reads DemoSettings
+    import lightning as L
 
 # What the captions must reach to count as accurate: the bars the captioning issue sets
 # for soft attention on ShapesCaptions.
@@ -36,11 +37,14 @@ class DemoSettings:
 
 
 def _trainer(steps: int, minutes: float, root: Path, **kwargs) -> L.Trainer:
+    import lightning as L
+
     return L.Trainer(max_steps=steps, max_time={"minutes": minutes}, accelerator="auto", devices=1, logger=False,
                      enable_checkpointing=False, enable_model_summary=False, default_root_dir=root, **kwargs)
 
 
 def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]]:
+    import lightning as L
     from torchvision.transforms.functional import to_pil_image
 
     from .backbones import Backbone
@@ -80,6 +84,9 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
 
 
 def train_drawer(out: Path, settings: DemoSettings) -> dict:
+    import lightning as L
+    import torch
+
     from .data import ImagesDataModule
     from .drawer import Drawer
     from .lit import DrawModule

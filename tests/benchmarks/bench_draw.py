@@ -85,17 +85,11 @@ def main() -> None:
         loss.backward()
         optimizers[model].step()
 
-    def step_ours() -> None:
-        train_step(ours)
-
-    def step_reference() -> None:
-        train_step(reference)
-
     start = time.perf_counter()
     train_step(compiled)
     compile_s = time.perf_counter() - start
-    t_ours, t_ref = compare_ms(step_ours, step_reference, rounds=2, repeat=5)
-    t_compiled, t_ref2 = compare_ms(lambda: train_step(compiled), step_reference, rounds=2, repeat=5)
+    t_ours, t_ref = compare_ms(lambda: train_step(ours), lambda: train_step(reference), rounds=2, repeat=5)
+    t_compiled, t_ref2 = compare_ms(lambda: train_step(compiled), lambda: train_step(reference), rounds=2, repeat=5)
     t_ref = min(t_ref, t_ref2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print_table("DRAW training step (B 64, T 64, read 2, write 5, LSTM 256, z 100, 28 x 28)",
