@@ -68,7 +68,8 @@ def test_loss_ignores_padding_and_matches_the_paper_objective():
         words += steps
         expected_nll.append(sum(-torch.log_softmax(logits[b, t], -1)[captions[b, t + 1]] for t in range(steps)))
         expected_penalty.append(sum((1 - alphas[b, :steps, i].sum()) ** 2 for i in range(16)))
-    torch.testing.assert_close(nll, torch.stack(expected_nll))
+    torch.testing.assert_close(nll.sum(1), torch.stack(expected_nll))
+    assert (nll[1, 2:] == 0).all()  # per word, 0 after caption 1 has ended
     torch.testing.assert_close(penalty, torch.stack(expected_penalty))
     torch.testing.assert_close(loss, (sum(expected_nll) + 0.7 * sum(expected_penalty)) / words)
     garbage = logits.clone()
@@ -112,17 +113,43 @@ def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
     expected = [torch.zeros_like(p) for p in params]
     for s in range(4):
         i = int((location == s).nonzero()[0])
-        surrogate = -nll[i] - hard_attention_loss(nll[i : i + 1], out.log_probs[i : i + 1], out.entropies[i : i + 1],
+        surrogate = -nll[i].sum() - hard_attention_loss(nll[i : i + 1], out.log_probs[i : i + 1], out.entropies[i : i + 1],
                                                   lengths, baseline=-2.0, entropy_weight=0.0).sum()
         grads = torch.autograd.grad(surrogate, params, retain_graph=True)
         expected = [e + alpha[0, s].detach() * g for e, g in zip(expected, grads)]
     for e, g in zip(expected, exact):
         torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)
     # And the plain average over the batch is that expectation plus sampling noise.
-    average = torch.autograd.grad(-nll.mean() - hard_attention_loss(nll, out.log_probs, out.entropies, lengths.expand(n),
+    average = torch.autograd.grad(-nll.sum(1).mean() - hard_attention_loss(nll, out.log_probs, out.entropies, lengths.expand(n),
                                                                     baseline=-2.0, entropy_weight=0.0).mean(), params)
     scale = max(g.abs().max().item() for g in exact)
     assert max((a - g).abs().max().item() for a, g in zip(average, exact)) < scale
+
+
+@pytest.mark.parametrize("reward_to_go", [False, True])
+def test_reinforce_estimator_is_unbiased_over_two_steps(reward_to_go, monkeypatch):
+    """Two decoding steps, three locations: the bound L_s = sum_s p(s1) p(s2|s1) log p(y|s,a),
+    enumerated over all nine location pairs, has the gradient that the estimator has on
+    average, whether each location is rewarded by the whole caption or by the words from
+    its step on (reward to go: s2 comes after y1 was predicted, so y1 drops out)."""
+    model = tiny_model("hard", encoder=False).double().train()
+    features = torch.randn(1, 3, 6, dtype=torch.float64).expand(9, 3, 6)
+    captions, lengths = torch.tensor([[1, 7, 2]]).expand(9, 3), torch.tensor([3]).expand(9)
+    pairs = torch.cartesian_prod(torch.arange(3), torch.arange(3))  # (9, 2): every (s1, s2)
+    forced = iter(pairs.T.unsqueeze(-1))  # torch.multinomial returns s1 then s2 for the 9 rows
+    monkeypatch.setattr(torch, "multinomial", lambda weights, n, generator=None: next(forced))
+    out = model(features, captions, sample_attention=True)
+    torch.testing.assert_close(out.log_probs, out.alphas.log().gather(2, pairs.unsqueeze(-1)).squeeze(-1))  # forced
+    _, nll, _ = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, 0.0)
+    log_p_s = out.log_probs.sum(1)  # (9,) log p(s1) + log p(s2 | s1)
+    params = [p for p in model.parameters() if p.requires_grad]
+    exact = torch.autograd.grad((log_p_s.exp() * -nll.sum(1)).sum(), params, retain_graph=True)
+    baseline = torch.tensor([[-2.0, -1.0]], dtype=torch.float64) if reward_to_go else -2.0
+    surrogate = -nll.sum(1) - hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline,
+                                                  entropy_weight=0.0, reward_to_go=reward_to_go)  # (9,)
+    weighted = (log_p_s.exp().detach() * surrogate).sum()  # sum over s of p(s) x the estimate at s
+    for e, g in zip(torch.autograd.grad(weighted, params), exact):
+        torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)
 
 
 def test_config_round_trip_rebuilds_the_same_architecture():

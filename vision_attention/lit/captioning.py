@@ -21,7 +21,7 @@ from ..checkpoints import KEY as CHECKPOINT_KEY
 from ..data.vocab import Vocabulary
 from ..metrics import caption_metrics, localisation
 from ..models.decoding import beam_search
-from ..models.show_attend_tell import ShowAttendTell, caption_loss, hard_attention_loss
+from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
 
 MAX_WORDS = 63  # longer captions share the baseline of 63 words
 
@@ -39,8 +39,10 @@ class CaptioningModule(L.LightningModule):
         reinforce_weight: lambda_r of the REINFORCE term (hard attention).
         entropy_weight: lambda_e of the entropy bonus (hard attention).
         baseline_decay: b <- decay * b + (1 - decay) * log p(y | s, a) (hard attention); one
-            b per caption length, so the reward measures the locations rather than how many
-            words the caption has (a baseline independent of the sample: still unbiased).
+            b per number of words rewarded, so the reward measures the locations rather than
+            how many words it sums (a baseline independent of the sample: still unbiased).
+        reward_to_go: hard attention: reward each location with the words from its step on
+            rather than the whole caption (see :func:`hard_attention_loss`).
         expectation_prob: probability of using the expected context instead of a sample
             during training (hard attention; the paper uses 0.5).
         beam_size: beam width of validation and test decoding.
@@ -58,6 +60,7 @@ class CaptioningModule(L.LightningModule):
         reinforce_weight: float = 1.0,
         entropy_weight: float = 0.01,
         baseline_decay: float = 0.9,
+        reward_to_go: bool = False,
         expectation_prob: float = 0.5,
         beam_size: int = 3,
         max_len: int = 30,
@@ -66,7 +69,7 @@ class CaptioningModule(L.LightningModule):
         self.save_hyperparameters(ignore=["model"])
         self.model = model
         self.vocab: Vocabulary | None = None
-        self.register_buffer("baseline", torch.zeros(MAX_WORDS + 1))  # REINFORCE baseline per length, saved with the run
+        self.register_buffer("baseline", torch.zeros(MAX_WORDS + 1))  # REINFORCE baseline per number of words, saved with the run
         self._eval: dict[str, list] = {}
 
     # ----- wiring ------------------------------------------------------------------
@@ -119,20 +122,25 @@ class CaptioningModule(L.LightningModule):
         sampling = self.training and self.model.attention_type == "hard"
         expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
         out = self.model(features, captions, sample_attention=sampling, expectation=expectation)
-        loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
-        result = {"loss": loss, "nll": nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
+        loss, word_nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
+        result = {"loss": loss, "nll": word_nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
         if sampling:
-            words = (lengths - 1).clamp(max=MAX_WORDS)  # (B,)
+            to_go = self.hparams.reward_to_go
+            words = lengths - 1  # (B,)
+            # How many words each reward sums: the caption's, or those from step t on.
+            rewarded = words[:, None] - torch.arange(word_nll.shape[1], device=self.device) if to_go else words[:, None]
+            rewarded = rewarded.clamp(0, MAX_WORDS)  # (B, T) or (B, 1); 0 at padding
             reinforce = hard_attention_loss(
-                nll, out.log_probs, out.entropies, lengths, self.baseline[words],
-                self.hparams.reinforce_weight, self.hparams.entropy_weight,
+                word_nll, out.log_probs, out.entropies, lengths, self.baseline[rewarded],
+                self.hparams.reinforce_weight, self.hparams.entropy_weight, to_go,
             )  # (B,), normalised per word like the caption loss
-            result["loss"] = loss + reinforce.sum() / (lengths - 1).sum()
-            sampled = ~expectation
-            if sampled.any():
-                with torch.no_grad():  # b_n <- 0.9 b_n + 0.1 mean log p(y | s, a) over the captions of n words
-                    total = torch.zeros_like(self.baseline).index_add_(0, words[sampled], -nll[sampled].detach())
-                    count = torch.zeros_like(self.baseline).index_add_(0, words[sampled], torch.ones_like(nll[sampled]))
+            result["loss"] = loss + reinforce.sum() / words.sum()
+            use = ~expectation[:, None] & (rewarded > 0)  # sampled captions, real steps
+            if use.any():
+                with torch.no_grad():  # b_n <- 0.9 b_n + 0.1 mean of the rewards that sum n words
+                    rewards = caption_rewards(word_nll, to_go)[use]
+                    total = torch.zeros_like(self.baseline).index_add_(0, rewarded[use], rewards)
+                    count = torch.zeros_like(self.baseline).index_add_(0, rewarded[use], torch.ones_like(rewards))
                     seen = count > 0
                     decay = self.hparams.baseline_decay
                     self.baseline[seen] = decay * self.baseline[seen] + (1 - decay) * total[seen] / count[seen]
