@@ -196,14 +196,20 @@ class ShapesCaptions(Dataset):
         combos = [(c, s) for c in COLOURS for s in SHAPES]
         self._seen = [c for c in combos if c not in HOLDOUT]
         self._held = sorted(HOLDOUT)
+        self._scenes: dict[int, Scene] = {}  # placing a scene by rejection costs 2/3 of an item
 
     def __len__(self) -> int:
         return self.length
 
     def scene(self, index: int) -> Scene:
-        """The scene at ``index`` (deterministic)."""
+        """The scene at ``index`` (deterministic, so each is placed once and kept)."""
         if not 0 <= index < self.length:
             raise IndexError(index)
+        if index not in self._scenes:
+            self._scenes[index] = self._new_scene(index)
+        return self._scenes[index]
+
+    def _new_scene(self, index: int) -> Scene:
         rng = np.random.default_rng((self.seed, SPLITS.index(self.split), index))
         count = int(rng.integers(1, self.max_objects + 1))
         while True:
