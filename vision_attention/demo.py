@@ -68,7 +68,7 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     trainer = _trainer(settings.caption_steps, settings.caption_minutes, out, gradient_clip_val=5.0, limit_val_batches=0)
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
-    trainer.save_checkpoint(out / "captioner.ckpt")
+    trainer.save_checkpoint(out / "captioner.ckpt", weights_only=True)  # for inference: no optimizer state
     captioner = Captioner.from_checkpoint(out / "captioner.ckpt")
     examples = []
     test = data.splits["test"]
@@ -110,7 +110,7 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
     trainer = _trainer(settings.draw_steps, settings.draw_minutes, out, gradient_clip_val=10.0, limit_val_batches=0)
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
-    trainer.save_checkpoint(out / "drawer.ckpt")
+    trainer.save_checkpoint(out / "drawer.ckpt", weights_only=True)
     drawing = Drawer.from_checkpoint(out / "drawer.ckpt").sample(16, seed=settings.seed)
     drawing_gif(drawing, out / "drawing.gif")
     drawing_strip(drawing, out / "drawing_steps.png")
