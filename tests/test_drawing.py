@@ -55,3 +55,17 @@ def test_a_captioner_checkpoint_is_not_a_drawer(tmp_path):
     with pytest.raises(CheckpointError, match="not a DRAW model"):
         Drawer.from_checkpoint(tmp_path / "c.ckpt")
     assert main(["draw", "--checkpoint", str(tmp_path / "c.ckpt")]) == 2
+
+
+def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
+    L.seed_everything(0)
+    loader = torch.utils.data.DataLoader(ImageArray(torch.bernoulli(torch.full((16, 1, 12, 12), 0.2))), batch_size=8)
+    model = DRAW((1, 12, 12), steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8, z_dim=2)
+    module = DrawModule(model, compile_steps=True)
+    assert "_step" in vars(module.model)  # the instance's step is the compiled one
+    trainer = L.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer.fit(module, train_dataloaders=loader)
+    assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train/loss"])
+    trainer.save_checkpoint(tmp_path / "draw.ckpt")
+    assert Drawer.from_checkpoint(tmp_path / "draw.ckpt").sample(2, seed=0).canvases.shape == (3, 2, 1, 12, 12)
