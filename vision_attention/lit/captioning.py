@@ -123,10 +123,10 @@ class CaptioningModule(L.LightningModule):
         expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
         out = self.model(features, captions, sample_attention=sampling, expectation=expectation)
         loss, word_nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
-        result = {"loss": loss, "nll": word_nll.sum() / (lengths - 1).sum(), "penalty": penalty.mean()}
+        words = lengths - 1  # (B,)
+        result = {"loss": loss, "nll": word_nll.sum() / words.sum(), "penalty": penalty.mean()}
         if sampling:
             to_go = self.hparams.reward_to_go
-            words = lengths - 1  # (B,)
             # How many words each reward sums: the caption's, or those from step t on.
             rewarded = words[:, None] - torch.arange(word_nll.shape[1], device=self.device) if to_go else words[:, None]
             rewarded = rewarded.clamp(0, MAX_WORDS)  # (B, T) or (B, 1); 0 at padding
