@@ -1,4 +1,5 @@
 import torch
+from lightning.pytorch.utilities import move_data_to_device
 
 from vision_attention.data import CaptionFilesDataModule, ShapesCaptionsDataModule, Vocabulary
 
@@ -12,6 +13,8 @@ def test_shapes_module_batches_padded_captions_and_keeps_vocab_in_state():
         assert row[0] == Vocabulary.start_id and row[length - 1] == Vocabulary.end_id
         assert (row[length:] == Vocabulary.pad_id).all()
         assert dm.vocab.decode(row.tolist()) == refs[0]
+    # Lightning's device transfer passes the references through without walking their words.
+    assert move_data_to_device(batch, torch.device("cpu"))["references"] is batch["references"]
     restored = ShapesCaptionsDataModule()
     restored.load_state_dict(dm.state_dict())
     assert restored.vocab == dm.vocab
