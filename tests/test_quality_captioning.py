@@ -2,9 +2,11 @@
 per image, so that attention is needed) must caption held-out images and look at what
 it names. A regression in the model, the loss, the data or the decoding fails this test.
 
-Measured when written (800 steps, seed 0): 67.5% of captions correct, BLEU-4 0.80,
-86% of object nouns attended inside their box; an untrained model scores about 0, and
-a peak put at random lands in a box for under 10% of nouns."""
+Measured (1200 steps, seed 0): 64% of captions correct, BLEU-4 0.80, 83% of object
+nouns attended inside their box; an untrained model scores about 0, and a peak put at
+random lands in a box for under 10% of nouns. This small captioner's run depends on its
+seed: some seeds name both objects from features at their edges and localise under 50%
+(the demo trains on 1-3 objects for that reason), so the seed is fixed."""
 
 import lightning as L
 import torch
@@ -14,7 +16,7 @@ from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
 
-STEPS, REQUIRED_CORRECT, REQUIRED_BLEU4, REQUIRED_LOCALISATION = 800, 0.55, 0.7, 0.75
+STEPS, REQUIRED_CORRECT, REQUIRED_BLEU4, REQUIRED_LOCALISATION = 1200, 0.55, 0.7, 0.75
 
 
 def test_soft_attention_learns_to_caption_and_look_at_the_objects(tmp_path):

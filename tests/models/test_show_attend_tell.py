@@ -42,6 +42,36 @@ def test_step_by_step_equals_the_teacher_forced_pass(attention, gating):
             state = out.state
 
 
+@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True)])
+def test_stopping_each_caption_at_its_end_changes_nothing_on_its_words(attention, gating, monkeypatch):
+    # Hard attention samples its mode here, so that both passes attend to the same places.
+    monkeypatch.setattr(torch, "multinomial", lambda weights, n, generator=None: weights.argmax(-1, keepdim=True))
+    model = tiny_model(attention, gating).train().double()  # float64: equal up to rounding
+    images = torch.rand(3, 3, 32, 32, dtype=torch.float64)
+    captions, lengths = captions_batch()  # the longest caption is the last: the pass reorders the batch
+    real = torch.arange(5)[None, :] < (lengths - 1)[:, None]  # (B, T)
+    expectation = torch.tensor([False, True, False])
+    outs, grads = [], []
+    for given in (None, lengths):
+        torch.manual_seed(1)
+        out = model(model.encode(images), captions, expectation=expectation, lengths=given)
+        loss, nll, _ = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
+        if attention == "hard":
+            loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0).mean()
+        grads.append(torch.autograd.grad(loss, list(model.parameters())))
+        outs.append(out)
+    full, stopped = outs
+    for name in ("logits", "alphas", "log_probs", "entropies"):
+        if getattr(full, name) is None:
+            continue
+        torch.testing.assert_close(getattr(stopped, name)[real], getattr(full, name)[real])
+        assert (getattr(stopped, name)[~real] == 0).all(), name
+    if attention == "hard":
+        assert (stopped.log_probs[1] == 0).all() and (stopped.log_probs[0, :4] != 0).all()
+    for a, b in zip(grads[0], grads[1]):
+        torch.testing.assert_close(b, a)
+
+
 @pytest.mark.parametrize("attention", ["soft", "hard"])
 def test_every_parameter_learns_and_nothing_is_nan(attention):
     model = tiny_model(attention).train()

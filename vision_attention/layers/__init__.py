@@ -2,6 +2,7 @@
 masks are bool with True = may attend, built by :func:`padding_mask` / :func:`causal_mask`."""
 
 from .additive import AdditiveAttention, additive_scores
+from .additive_steps import StepwiseAdditiveAttention
 from .gaussian import GaussianAttention, GaussianWindow, filterbank, place_window
 from .local import LocalAttention
 from .luong import LuongAttention
@@ -25,6 +26,7 @@ __all__ = [
     "PositionalEncoding",
     "ScaledDotProductAttention",
     "SoftAttention",
+    "StepwiseAdditiveAttention",
     "additive_scores",
     "attend",
     "causal_mask",

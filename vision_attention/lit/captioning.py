@@ -121,7 +121,7 @@ class CaptioningModule(L.LightningModule):
         captions, lengths = batch["captions"], batch["lengths"]
         sampling = self.training and self.model.attention_type == "hard"
         expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
-        out = self.model(features, captions, sample_attention=sampling, expectation=expectation)
+        out = self.model(features, captions, sample_attention=sampling, expectation=expectation, lengths=lengths)
         loss, word_nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
         words = lengths - 1  # (B,)
         result = {"loss": loss, "nll": word_nll.sum() / words.sum(), "penalty": penalty.mean()}

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..layers import HardAttention, SoftAttention, additive_scores, attend, sample_location
+from ..layers import HardAttention, SoftAttention, StepwiseAdditiveAttention, sample_location
 
 
 class Memory(NamedTuple):
@@ -189,6 +189,7 @@ class ShowAttendTell(nn.Module):
         sample_attention: bool | None = None,
         expectation: Tensor | bool = False,
         generator: torch.Generator | None = None,
+        lengths: Tensor | None = None,
     ) -> TeacherForced:
         """Teacher-forced pass over whole captions.
 
@@ -199,11 +200,27 @@ class ShowAttendTell(nn.Module):
             sample_attention: hard attention: sample locations; defaults to ``self.training``.
             expectation: with sampling, (B,) bool: use the expected context for these.
             generator: random generator for the samples.
+            lengths: (B,) caption lengths with <start> and <end>. With them each caption
+                stops at its <end> and its outputs over the padding are 0; without them
+                every caption runs all T steps.
 
         Returns:
             :class:`TeacherForced` with logits (B, T, V) and alphas (B, T, L).
         """
         hard = self.attention_type == "hard" and (self.training if sample_attention is None else sample_attention)
+        batch, steps = captions.shape[0], captions.shape[1] - 1
+        if lengths is None:
+            active = [batch] * steps
+        else:
+            # Longest captions first, so that the captions still running at step t are a
+            # prefix of the batch: their rows are views, and the padding costs nothing
+            # (about 40% of the steps of a batch of 1-3 object scenes).
+            order = torch.argsort(lengths, descending=True, stable=True)
+            restore = torch.argsort(order)  # sorted rows -> the batch's order
+            features, captions = features.index_select(0, order), captions.index_select(0, order)
+            if isinstance(expectation, Tensor):
+                expectation = expectation[order]
+            active = ((lengths - 1)[:, None] > torch.arange(steps, device=lengths.device)).sum(0).tolist()
         memory = self.memory(features)
         h, c = self.init_state(memory)
         embedded = self.embed(captions[:, :-1])  # (B, T, E)
@@ -218,28 +235,50 @@ class ShowAttendTell(nn.Module):
             fused.append(self.gate.weight)
             fused_bias.append(self.gate.bias)
         w_fused, b_fused = torch.cat(fused), torch.cat(fused_bias)  # (4H + A [+ 1], H)
+        attend_step = StepwiseAdditiveAttention(memory.keys, memory.features, self.attention.v.weight[0])
         hs, zs, alphas, log_probs, entropies = [], [], [], [], []
-        for t in range(embedded.shape[1]):
-            projected = torch.addmm(b_fused, h, w_fused.T)  # (B, 4H + A [+ 1])
-            h_gates, query = projected[:, : 4 * H], projected[:, 4 * H : 4 * H + A]  # (B, 4H), (B, A)
-            scores = additive_scores(query, memory.keys, self.attention.v)  # (B, L)
-            context, alpha = attend(scores, memory.features)  # (B, D), (B, L)
+        for t, rows in enumerate(active):
+            if rows == 0:  # every caption has ended
+                break
+            h, c = h[:rows], c[:rows]  # the captions still running
+            projected = torch.addmm(b_fused, h, w_fused.T)  # (b, 4H + A [+ 1])
+            h_gates, query = projected[:, : 4 * H], projected[:, 4 * H : 4 * H + A]  # (b, 4H), (b, A)
+            context, alpha = attend_step(query)  # (b, D), (b, L)
             if hard:
-                sample = sample_location(context, alpha, memory.features, expectation, generator)
+                running = expectation[:rows] if isinstance(expectation, Tensor) else expectation
+                sample = sample_location(context, alpha, memory.features[:rows], running, generator)
                 context = sample.context
                 log_probs.append(sample.log_prob)
                 entropies.append(sample.entropy)
-            z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (B, D)
-            gates = word_gates[:, t] + h_gates + z @ w_z.T  # (B, 4H)
+            z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (b, D)
+            gates = word_gates[:rows, t] + h_gates + z @ w_z.T  # (b, 4H)
             i, f, g, o = gates.chunk(4, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
-            h = torch.sigmoid(o) * torch.tanh(c)  # (B, H)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (b, H)
+            h = torch.sigmoid(o) * torch.tanh(c)  # (b, H)
             hs.append(h)
             zs.append(z)
             alphas.append(alpha)
-        logits = self._readout(embedded, torch.stack(hs, 1), torch.stack(zs, 1))  # (B, T, V)
-        stack = lambda xs: torch.stack(xs, 1) if xs else None  # noqa: E731
-        return TeacherForced(logits, torch.stack(alphas, 1), stack(log_probs), stack(entropies))
+
+        def stack(xs: list[Tensor]) -> Tensor | None:
+            """Per-step outputs of the running captions -> (B, T, ...), 0 where a caption has ended."""
+            if not xs:
+                return None
+            out = nn.utils.rnn.pad_sequence(xs)  # (B, T', ...)
+            if out.shape[1] < steps:
+                out = torch.cat([out, out.new_zeros(batch, steps - out.shape[1], *out.shape[2:])], dim=1)
+            return out if lengths is None else out.index_select(0, restore)  # index_select: a cheap backward
+
+        states, contexts = stack(hs), stack(zs)  # (B, T, H), (B, T, D)
+        if lengths is None:
+            logits = self._readout(embedded, states, contexts)  # (B, T, V)
+        else:  # the deep output of the real words only
+            embedded = embedded.index_select(0, restore)
+            real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T)
+            words = real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
+            pick = lambda x: x.flatten(0, 1).index_select(0, words)  # noqa: E731  (B, T, .) -> (N, .)
+            read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
+            logits = read.new_zeros(batch * steps, self.vocab_size).index_copy(0, words, read).view(batch, steps, -1)
+        return TeacherForced(logits, stack(alphas), stack(log_probs), stack(entropies))
 
 
 def caption_loss(
