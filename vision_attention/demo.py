@@ -27,7 +27,7 @@ BARS = {"bleu4": 0.90, "correct": 0.95, "localisation": 0.85}
 
 @dataclass
 class DemoSettings:
-    caption_steps: int = 2000  # about 6.5 minutes on two CPU cores; caption_minutes caps slower machines
+    caption_steps: int = 2400  # caption_minutes ends it first on two CPU cores (about 2300 steps)
     caption_minutes: float = 6.5
     draw_steps: int = 1500
     draw_minutes: float = 1.25
@@ -45,6 +45,7 @@ def _trainer(steps: int, minutes: float, root: Path, **kwargs) -> L.Trainer:
 
 def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]]:
     import lightning as L
+    from lightning.pytorch.callbacks import EMAWeightAveraging
     from torchvision.transforms.functional import to_pil_image
 
     from .backbones import Backbone
@@ -65,7 +66,13 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=32, downsample=4), embed_dim=64,
                            hidden_dim=256, attn_dim=128, dropout=0.2)
     module = CaptioningModule(model, lr=2e-3, doubly_stochastic=0.0, beam_size=3, max_len=16)
-    trainer = _trainer(settings.caption_steps, settings.caption_minutes, out, gradient_clip_val=5.0, limit_val_batches=0)
+    # Scored with an exponential moving average of its weights (over about the last 200
+    # steps): at a constant learning rate the last weights wander, and held-out correctness
+    # moved by up to 8 points between checks 200 steps apart; the average held 97.5-99.5%
+    # from step 1800 on (two seeds).
+    ema = EMAWeightAveraging(decay=0.995)
+    trainer = _trainer(settings.caption_steps, settings.caption_minutes, out, gradient_clip_val=5.0, limit_val_batches=0,
+                       callbacks=[ema])
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
     trainer.save_checkpoint(out / "captioner.ckpt", weights_only=True)  # for inference: no optimizer state
