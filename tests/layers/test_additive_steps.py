@@ -49,3 +49,18 @@ def test_a_second_backward_through_a_retained_graph_starts_from_zero():
     second = torch.autograd.grad(loss, [keys, values])
     for a, b in zip(first, second):
         torch.testing.assert_close(a, b)
+
+
+def test_stepwise_attention_trains_under_mixed_precision():
+    torch.manual_seed(0)
+    key_proj, v = nn.Linear(6, 4, bias=False), nn.Linear(4, 1, bias=False)
+    features = torch.randn(3, 5, 6, requires_grad=True)
+    query = torch.randn(3, 4, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        keys = key_proj(features)  # bfloat16 under autocast; the features stay float32
+        attention = StepwiseAdditiveAttention(keys, features, v.weight[0])
+        context, weights = attention(query)
+        loss = context.float().sum() + attention(query[:2])[1].float().square().sum()
+    loss.backward()
+    for grad in (features.grad, query.grad, key_proj.weight.grad, v.weight.grad):
+        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0

@@ -109,9 +109,12 @@ class StepwiseAdditiveAttention:
     """
 
     def __init__(self, keys: Tensor, values: Tensor, v: Tensor) -> None:
+        values = values.to(keys.dtype)  # under mixed precision, one dtype throughout: the keys'
         self.grads = _Gradients(keys, values)
         self.keys, self.values = _Memory.apply(keys, values, self.grads)
         self.v = v
 
     def __call__(self, projected_query: Tensor) -> tuple[Tensor, Tensor]:
-        return _Step.apply(projected_query, self.keys, self.values, self.v, self.grads)
+        dtype = self.keys.dtype
+        with torch.autocast(projected_query.device.type, enabled=False):  # the backward has no autocast either
+            return _Step.apply(projected_query.to(dtype), self.keys, self.values, self.v.to(dtype), self.grads)
