@@ -19,7 +19,8 @@ def test_each_caption_length_keeps_its_own_moving_average():
     module.model_step(batch, module.features(batch))
     torch.manual_seed(1)  # the same draws again (the expectation coin, then the locations)
     torch.rand(3)
-    out = model(module.features(batch), captions, sample_attention=True, expectation=torch.zeros(3, dtype=torch.bool))
+    out = model(module.features(batch), captions, sample_attention=True, expectation=torch.zeros(3, dtype=torch.bool),
+                lengths=lengths)  # as model_step calls it, so that the draws match
     nll = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), captions[:, 1:], reduction="none")
     nll = (nll * (torch.arange(5)[None] < (lengths - 1)[:, None])).sum(1)
     expected = torch.zeros_like(module.baseline)
