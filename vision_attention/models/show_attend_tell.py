@@ -220,7 +220,8 @@ class ShowAttendTell(nn.Module):
             features, captions = features.index_select(0, order), captions.index_select(0, order)
             if isinstance(expectation, Tensor):
                 expectation = expectation[order]
-            active = ((lengths - 1)[:, None] > torch.arange(steps, device=lengths.device)).sum(0).tolist()
+            real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T) real words
+            active = real.sum(0).tolist()  # captions still running at each step
         memory = self.memory(features)
         h, c = self.init_state(memory)
         embedded = self.embed(captions[:, :-1])  # (B, T, E)
@@ -273,7 +274,6 @@ class ShowAttendTell(nn.Module):
             logits = self._readout(embedded, states, contexts)  # (B, T, V)
         else:  # the deep output of the real words only
             embedded = embedded.index_select(0, restore)
-            real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T)
             words = real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
             pick = lambda x: x.flatten(0, 1).index_select(0, words)  # noqa: E731  (B, T, .) -> (N, .)
             read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
