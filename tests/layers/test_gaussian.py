@@ -101,3 +101,21 @@ def test_far_away_windows_give_zeros_not_nan():
     attn = placed(GaussianAttention(2, 5, 5, 3), gx_=50.0, log_sigma2=-8.0)
     glimpse, window = attn.read(torch.rand(1, 1, 5, 5), None, torch.zeros(1, 2))
     assert torch.isfinite(glimpse).all() and torch.isfinite(window.filter_x).all()
+
+
+def test_a_new_window_is_centred_and_its_filters_tile_the_image():
+    """A zero state places the window DRAW starts from: centred, stride max(A, B) / N,
+    sigma half a stride, so every pixel is read (the zero bias reads only the edges)."""
+    for height, width, n in ((28, 28, 2), (28, 28, 5), (12, 20, 3), (9, 9, 1)):
+        attn = GaussianAttention(4, height, width, n)
+        window = attn.window(torch.zeros(1, 4))
+        side = max(height, width)
+        torch.testing.assert_close(window.centre_x, torch.tensor([(width + 1) / 2]))
+        torch.testing.assert_close(window.centre_y, torch.tensor([(height + 1) / 2]))
+        if n > 1:
+            torch.testing.assert_close(window.stride, torch.tensor([side / n]))
+        torch.testing.assert_close(window.sigma, torch.tensor([side / n / 2]))
+        coverage = window.filter_x.amax(1)  # (1, W): the strongest filter at each pixel
+        assert coverage.min() > 0.01 * coverage.max(), (height, width, n)
+    edges_only = placed(GaussianAttention(4, 28, 28, 2)).window(torch.zeros(1, 4))  # the zero bias
+    assert edges_only.filter_x.amax(1).min() < 1e-6
