@@ -1,9 +1,9 @@
 """Thin LightningModules: each receives a model and owns the loop."""
 
-from .callbacks import ElapsedMinutes, SaveLastOnStop
+from .callbacks import BudgetDecay, ElapsedMinutes, SaveLastOnStop
 from .captioning import CaptioningModule
 from .drawing import AlignDrawModule, DrawModule
 from .judge import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["AlignDrawModule", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule"]
+__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule"]

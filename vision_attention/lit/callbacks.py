@@ -45,3 +45,50 @@ class SaveLastOnStop(L.Callback):
                 path = f"{callback.dirpath}/{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
                 trainer.save_checkpoint(path)
                 callback.last_model_path = path
+
+
+def decay_factor(progress: float, share: float) -> float:
+    """1 until ``1 - share`` of the budget is spent, then linear to 0 at its end."""
+    return min(1.0, max(0.0, (1.0 - progress) / share))
+
+
+class BudgetDecay(L.Callback):
+    """Holds each learning rate, then lowers it linearly to zero over the last ``share`` of
+    the run's budget: ``max_time`` or the trainer's step count (``max_steps`` or
+    ``max_epochs``), whichever runs out first. A run cut by a wall-clock budget thus ends
+    at a low rate instead of mid-noise, as budget-aware schedules do (Li, Yumer & Ramanan
+    2020, "Budgeted Training: Rethinking Deep Neural Network Training Under Resource
+    Constraints"; the hold-then-decay shape of Hägele et al. 2024). The budget's clock
+    and step count survive a resume from a checkpoint, and so does the schedule.
+
+    Args:
+        share: the part of the budget, in (0, 1], over which the rate falls to zero.
+    """
+
+    def __init__(self, share: float = 0.25) -> None:
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"BudgetDecay: share must be in (0, 1], got {share}")
+        self.share = share
+
+    @staticmethod
+    def progress(trainer) -> float:
+        """The spent part of the budget, in [0, 1]."""
+        from lightning.pytorch.callbacks import Timer
+
+        spent = 0.0
+        steps = trainer.estimated_stepping_batches
+        if steps != float("inf") and steps > 0:
+            spent = trainer.global_step / steps
+        for timer in (c for c in trainer.callbacks if isinstance(c, Timer)):
+            remaining = timer.time_remaining()
+            if remaining is not None:
+                elapsed = timer.time_elapsed()
+                spent = max(spent, elapsed / max(elapsed + remaining, 1e-9))
+        return min(1.0, spent)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        factor = decay_factor(self.progress(trainer), self.share)
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
+        pl_module.log("train/lr_factor", factor, on_step=True, on_epoch=False)
