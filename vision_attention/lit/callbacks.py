@@ -58,8 +58,11 @@ class BudgetDecay(L.Callback):
     ``max_epochs``), whichever runs out first. A run cut by a wall-clock budget thus ends
     at a low rate instead of mid-noise, as budget-aware schedules do (Li, Yumer & Ramanan
     2020, "Budgeted Training: Rethinking Deep Neural Network Training Under Resource
-    Constraints"; the hold-then-decay shape of Hägele et al. 2024). The budget's clock
-    and step count survive a resume from a checkpoint, and so does the schedule.
+    Constraints"; the hold-then-decay shape of Hägele et al. 2024, "Scaling Laws and
+    Compute-Optimal Training Beyond Fixed Training Durations"). The budget's clock and
+    step count survive a resume from a checkpoint, and so does the schedule. It sets the
+    rates itself from each group's ``initial_lr``, so it replaces an ``lr_scheduler``
+    rather than composing with one.
 
     Args:
         share: the part of the budget, in (0, 1], over which the rate falls to zero.
