@@ -1,8 +1,9 @@
 """DRAW training-step speed at the paper's MNIST setting (B 64, T 64, read 2, write 5,
 LSTMs 256, z 100, 28 x 28), against a straightforward per-op reference written here in
 the style of popular single-file implementations (filterbanks rebuilt from scratch with
-separate ops, one Linear per quantity). Prints ms/step, images/s, the ratio, and a
-profile of where our step spends its time.
+separate ops, one Linear per quantity). Prints ms/step, images/s, the ratio, a profile
+of where our step spends its time, and the floor no implementation of these sizes goes
+below on the machine: the step's matrix products alone, timed at their shapes.
 
 Run: `make bench` (or `.venv/bin/python tests/benchmarks/bench_draw.py`).
 """
@@ -14,7 +15,7 @@ import time
 import torch
 import torch.nn.functional as F
 from torch import nn
-from timing import compare_ms, print_table
+from timing import compare_ms, median_ms, print_table
 
 from vision_attention.models.draw import DRAW, draw_loss
 
@@ -72,6 +73,30 @@ class ReferenceDRAW(nn.Module):
         return (recon + kl).mean()
 
 
+def matmul_shapes(model: DRAW, batch: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product in one glimpse of our training step: the four
+    forward products (read glimpse and h_enc into the encoder gates and posterior, z and
+    h_dec into the decoder gates, write and windows), then for each the gradient of its
+    input and of its weight. The reference's LSTMCells and Linears do the same FLOPs."""
+    read_size = model.encoder.weight_ih.shape[1] - model.decoder.hidden_size
+    dec_rows, _, _, enc_rows, _ = (t.shape[0] if isinstance(t, torch.Tensor) else t for t in model._fused_weights())
+    forward = [(batch, read_size, 4 * model.encoder.hidden_size), (batch, model.encoder.hidden_size, enc_rows),
+               (batch, model.z_dim, 4 * model.decoder.hidden_size), (batch, model.decoder.hidden_size, dec_rows)]
+    return forward + [(m, n, k) for m, k, n in forward] + [(k, m, n) for m, k, n in forward]
+
+
+def matmul_floor_ms(shapes: list[tuple[int, int, int]], steps: int) -> float:
+    """Time of the step's matrix products alone: ``steps`` rounds of one matmul per shape."""
+    pairs = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+
+    def products() -> None:
+        for _ in range(steps):
+            for a, b in pairs:
+                a @ b
+
+    return median_ms(products, repeat=5)
+
+
 def main() -> None:
     torch.manual_seed(0)
     x = torch.bernoulli(torch.full((B, 1, SIDE, SIDE), 0.13))
@@ -91,13 +116,18 @@ def main() -> None:
     t_ours, t_ref = compare_ms(lambda: train_step(ours), lambda: train_step(reference), rounds=2, repeat=5)
     t_compiled, t_ref2 = compare_ms(lambda: train_step(compiled), lambda: train_step(reference), rounds=2, repeat=5)
     t_ref = min(t_ref, t_ref2)
+    shapes = matmul_shapes(ours, B)
+    t_floor = matmul_floor_ms(shapes, T)
+    gflop = 2 * sum(m * k * n for m, k, n in shapes) * T / 1e9
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print_table("DRAW training step (B 64, T 64, read 2, write 5, LSTM 256, z 100, 28 x 28)",
                 ["implementation", "ms/step", "images/s", "ratio"],
                 [["ours", f"{t_ours:.0f}", f"{B / t_ours * 1e3:.0f}", f"{t_ours / t_ref:.2f}"],
                  [f"ours, compile_steps() (compiled in {compile_s:.0f} s)", f"{t_compiled:.0f}",
                   f"{B / t_compiled * 1e3:.0f}", f"{t_compiled / t_ref:.2f}"],
-                 ["per-op reference", f"{t_ref:.0f}", f"{B / t_ref * 1e3:.0f}", "1.00"]])
+                 ["per-op reference", f"{t_ref:.0f}", f"{B / t_ref * 1e3:.0f}", "1.00"],
+                 [f"floor: the {gflop:.1f} GFLOP of matrix products alone", f"{t_floor:.0f}",
+                  f"{B / t_floor * 1e3:.0f}", f"{t_floor / t_ref:.2f}"]])
     from torch.profiler import ProfilerActivity, profile
 
     for name, model in (("our step", ours), ("our compiled step", compiled)):
