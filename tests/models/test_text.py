@@ -104,6 +104,33 @@ def test_input_dropout_drops_the_same_embedding_units_at_every_word_as_keras():
     assert not (dropped[0] == dropped[1]).all()  # drawn per sentence
 
 
+def test_recurrent_dropout_masks_the_previous_state_with_one_mask_per_sentence_as_keras():
+    model = AttentionClassifier(30, 8, 12, pooling="attention", max_len=6, dropout=0.0, recurrent_dropout=0.4)
+    embedded = model.embedding(torch.randint(1, 30, (5, 6)))
+    cell = torch.nn.LSTMCell(8, 12)  # the plain reference, with the LSTM's weights
+    cell.load_state_dict({k.removesuffix("_l0"): v for k, v in model.lstm.state_dict().items()})
+    torch.manual_seed(3)
+    states = model.train()._states_with_recurrent_dropout(embedded)
+    torch.manual_seed(3)
+    mask = torch.nn.functional.dropout(torch.ones(5, 12), 0.4)  # the same draw
+    assert (mask == 0).any() and (mask != 0).any()
+    h = c = torch.zeros(5, 12)
+    expected = []
+    for step in range(6):
+        h, c = cell(embedded[:, step], (h * mask, c))  # the cell sees h_{t-1} masked, c_{t-1} whole
+        expected.append(h)
+    torch.testing.assert_close(states, torch.stack(expected, dim=1))
+    # evaluation runs the fused nn.LSTM, which is the same maths without the mask
+    tokens, lengths = torch.randint(1, 30, (5, 6)), torch.full((5,), 6)
+    model.eval()
+    fused = model(tokens, lengths).logits
+    model.recurrent_dropout = 1e-9  # the loop, with a mask of ones
+    model.train()
+    torch.testing.assert_close(model(tokens, lengths).logits, fused)
+    with pytest.raises(ValueError, match="bidirectional"):
+        AttentionClassifier(30, 8, 12, bidirectional=True, recurrent_dropout=0.2)
+
+
 def test_see_padding_reads_the_sentence_padded_to_max_len_as_keras_does():
     torch.manual_seed(0)
     tokens, lengths = torch.tensor([[7, 8, 9, 0], [7, 8, 9, 10]]), torch.tensor([3, 4])

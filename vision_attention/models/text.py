@@ -30,6 +30,7 @@ from ..layers import (
     PositionalEncoding,
     padding_mask,
 )
+from .draw import lstm_update
 
 PAD = 0
 
@@ -68,6 +69,10 @@ class AttentionClassifier(nn.Module):
             the hidden state at the last real token).
         max_len: longest sentence, for the per-position bias of "attention".
         dropout: on the LSTM's inputs.
+        recurrent_dropout: on the LSTM's previous state before its recurrent product, one
+            mask per sentence held at every word (Keras' ``LSTM(recurrent_dropout=)`` of the
+            tutorial, Gal & Ghahramani 2016, https://arxiv.org/abs/1512.05287).
+            Unidirectional only.
         bidirectional: an LSTM each way with H/2 units, so every state sees the whole
             sentence (as the attention classifiers of Yang et al. 2016 and Zhou et al.
             2016); "last" then reads the forward state at the last word and the backward
@@ -89,8 +94,13 @@ class AttentionClassifier(nn.Module):
         dropout: float = 0.3,
         bidirectional: bool = False,
         see_padding: bool = False,
+        recurrent_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= recurrent_dropout < 1.0:
+            raise ValueError(f"recurrent_dropout must be in [0, 1), got {recurrent_dropout}")
+        if recurrent_dropout and bidirectional:
+            raise ValueError("recurrent_dropout runs a unidirectional LSTM; it cannot be combined with bidirectional")
         if see_padding and bidirectional:
             raise ValueError("see_padding reads a unidirectional LSTM; it cannot be combined with bidirectional")
         if pooling not in ("attention", "additive", "last"):
@@ -98,10 +108,11 @@ class AttentionClassifier(nn.Module):
         if bidirectional and hidden_dim % 2:
             raise ValueError(f"bidirectional needs an even hidden_dim (H/2 each way), got {hidden_dim}")
         self.pooling, self.bidirectional, self.see_padding = pooling, bidirectional, see_padding
-        self.max_len = max_len
+        self.max_len, self.recurrent_dropout = max_len, recurrent_dropout
         self.config = {"vocab_size": vocab_size, "embed_dim": embed_dim, "hidden_dim": hidden_dim,
                        "num_classes": num_classes, "pooling": pooling, "max_len": max_len, "dropout": dropout,
-                       "bidirectional": bidirectional, "see_padding": see_padding}
+                       "bidirectional": bidirectional, "see_padding": see_padding,
+                       "recurrent_dropout": recurrent_dropout}
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default: an L2 penalty on it stays small
         lstm_size = hidden_dim // 2 if bidirectional else hidden_dim
@@ -128,6 +139,8 @@ class AttentionClassifier(nn.Module):
         if self.bidirectional:  # packed, so the backward LSTM starts at each sentence's last word
             packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
             states = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=tokens.shape[1])[0]
+        elif self.training and self.recurrent_dropout:
+            states = self._states_with_recurrent_dropout(embedded)
         else:
             states, _ = self.lstm(embedded)  # (B, S, H); padding after the words
         mask = padding_mask(lengths, tokens.shape[1])  # (B, S)
@@ -142,6 +155,21 @@ class AttentionClassifier(nn.Module):
         else:
             pooled, weights = self.pool(self.query.expand(len(tokens), -1), states, mask=mask)
         return ClassifierOutput(self.out(pooled), weights)
+
+    def _states_with_recurrent_dropout(self, embedded: Tensor) -> Tensor:
+        """The LSTM's states (B, S, H) with h_{t-1} masked before its product, the mask
+        drawn once per sentence; the same weights as ``self.lstm``, so that evaluation,
+        with no mask, runs the fused ``nn.LSTM``."""
+        lstm, batch, steps = self.lstm, embedded.shape[0], embedded.shape[1]
+        inputs = torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, embedded.flatten(0, 1), lstm.weight_ih_l0.t())
+        inputs = inputs.view(batch, steps, -1)  # (B, S, 4H): every input product at once
+        h = c = embedded.new_zeros(batch, lstm.hidden_size)
+        mask = F.dropout(torch.ones_like(h), self.recurrent_dropout)  # (B, H), scaled by 1 / (1 - p)
+        states = []
+        for step in range(steps):
+            h, c = lstm_update(torch.addmm(inputs[:, step], h * mask, lstm.weight_hh_l0.t()), c)
+            states.append(h)
+        return torch.stack(states, dim=1)
 
 
 class EncoderLayer(nn.Module):
