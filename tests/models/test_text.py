@@ -104,6 +104,13 @@ def test_input_dropout_drops_the_same_embedding_units_at_every_word_as_keras():
     assert not (dropped[0] == dropped[1]).all()  # drawn per sentence
 
 
+def test_recurrent_weights_are_orthogonal_across_the_four_gates_as_keras_makes_them():
+    lstm = AttentionClassifier(30, 8, 12, dropout=0.0).lstm  # weight_hh is (4H, H) = Keras' (H, 4H) kernel, transposed
+    w = lstm.weight_hh_l0
+    torch.testing.assert_close(w.t() @ w, torch.eye(12))  # orthonormal columns over all 48 rows (per gate: 4 I)
+    torch.testing.assert_close(lstm.bias_ih_l0[12:24], torch.ones(12))  # forget gate bias 1 (unit_forget_bias)
+
+
 def test_recurrent_dropout_masks_the_previous_state_with_one_mask_per_sentence_as_keras():
     model = AttentionClassifier(30, 8, 12, pooling="attention", max_len=6, dropout=0.0, recurrent_dropout=0.4)
     embedded = model.embedding(torch.randint(1, 30, (5, 6)))

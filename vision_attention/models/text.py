@@ -42,13 +42,14 @@ class ClassifierOutput(NamedTuple):
 
 def keras_initialised(lstm: nn.LSTM) -> nn.LSTM:
     """Keras' LSTM initialisation, which the tutorial's figures come from: Glorot-uniform
-    input weights, orthogonal recurrent weights, zero biases but a forget-gate bias of 1."""
+    input weights, zero biases but a forget-gate bias of 1, and recurrent weights orthogonal
+    as one (4H, H) matrix, as Keras' Orthogonal makes its (H, 4H) kernel: orthonormal
+    columns over all four gates, so each gate's block has singular values near 1/2."""
     for name, param in lstm.named_parameters():
         if name.startswith("weight_ih"):
             nn.init.xavier_uniform_(param)
         elif name.startswith("weight_hh"):
-            for gate in param.data.chunk(4, 0):
-                nn.init.orthogonal_(gate)
+            nn.init.orthogonal_(param)
         else:
             nn.init.zeros_(param)
             if name.startswith("bias_ih"):
