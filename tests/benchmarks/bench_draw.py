@@ -79,9 +79,9 @@ def matmul_shapes(model: DRAW, batch: int) -> list[tuple[int, int, int]]:
     h_dec into the decoder gates, write and windows), then for each the gradient of its
     input and of its weight. The reference's LSTMCells and Linears do the same FLOPs."""
     read_size = model.encoder.weight_ih.shape[1] - model.decoder.hidden_size
-    dec_rows, _, _, enc_rows, _ = (t.shape[0] if isinstance(t, torch.Tensor) else t for t in model._fused_weights())
-    forward = [(batch, read_size, 4 * model.encoder.hidden_size), (batch, model.encoder.hidden_size, enc_rows),
-               (batch, model.z_dim, 4 * model.decoder.hidden_size), (batch, model.decoder.hidden_size, dec_rows)]
+    _, _, dec_sizes, enc_w, _ = model._fused_weights()
+    forward = [(batch, read_size, 4 * model.encoder.hidden_size), (batch, model.encoder.hidden_size, enc_w.shape[0]),
+               (batch, model.z_dim, 4 * model.decoder.hidden_size), (batch, model.decoder.hidden_size, sum(dec_sizes))]
     return forward + [(m, n, k) for m, k, n in forward] + [(k, m, n) for m, k, n in forward]
 
 
