@@ -1,7 +1,8 @@
 """Flickr8k (Hodosh, Young & Hockenmaier 2013; research use only): downloads the
-images and the text archive, and writes ``captions.txt`` (``image,caption``) beside
-``images/``; with ``--karpathy`` the Karpathy split JSON is fetched too
-(``dataset_flickr8k.json``), which the loaders prefer for the standard splits.
+images and the text archive, and writes ``captions.txt`` (``image,caption``) and the
+official split lists ``Flickr_8k.{train,dev,test}Images.txt`` (6000 / 1000 / 1000 images,
+the same as the Karpathy splits) beside ``images/``: the layout the loaders read, splits
+included. With ``--karpathy`` the Karpathy split JSON is fetched too (``dataset_flickr8k.json``).
 
     python datasets/flickr8k.py --out data/flickr8k [--karpathy]
 
@@ -41,6 +42,20 @@ def write_captions(rows: list[tuple[str, str]], path: Path) -> None:
     tmp.replace(path)
 
 
+SPLIT_LISTS = {"Flickr_8k.trainImages.txt": 6000, "Flickr_8k.devImages.txt": 1000, "Flickr_8k.testImages.txt": 1000}
+
+
+def write_split_lists(text_zip: zipfile.ZipFile, out: Path) -> None:
+    """Copy the official split lists out of the text archive, counts checked."""
+    for name, expected in SPLIT_LISTS.items():
+        names = [line.strip() for line in text_zip.read(name).decode("utf-8").split("\n") if line.strip()]
+        if len(names) != expected:
+            raise SystemExit(f"{name}: expected {expected} images, found {len(names)}")
+        tmp = out / (name + ".tmp")
+        tmp.write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+        tmp.replace(out / name)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -51,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     count = extract_images(images_zip, args.out / "images")
     with zipfile.ZipFile(text_zip) as zf:
         rows = token_file_to_captions(zf.read("Flickr8k.token.txt").decode("utf-8").split("\n"))
+        write_split_lists(zf, args.out)
     if count != 8091 or len(rows) != 40460:
         print(f"warning: expected 8091 images and 40460 captions, found {count} and {len(rows)}")
     write_captions(rows, args.out / "captions.txt")

@@ -50,6 +50,21 @@ def test_flickr8k_token_file_becomes_captions_txt(tmp_path):
         fl.token_file_to_captions(["no tab here"])
 
 
+def test_flickr8k_split_lists_are_written_beside_the_captions(tmp_path):
+    fl = recipe("flickr8k")
+    counts = {"train": 6000, "dev": 1000, "test": 1000}
+    with zipfile.ZipFile(tmp_path / "text.zip", "w") as zf:
+        for split, n in counts.items():
+            zf.writestr(f"Flickr_8k.{split}Images.txt", "".join(f"{split}{i}.jpg\n" for i in range(n)))
+    with zipfile.ZipFile(tmp_path / "text.zip") as zf:
+        fl.write_split_lists(zf, tmp_path)
+    assert (tmp_path / "Flickr_8k.devImages.txt").read_text().split() == [f"dev{i}.jpg" for i in range(1000)]
+    with zipfile.ZipFile(tmp_path / "short.zip", "w") as zf:
+        zf.writestr("Flickr_8k.trainImages.txt", "a.jpg\n")
+    with zipfile.ZipFile(tmp_path / "short.zip") as zf, pytest.raises(SystemExit, match="expected 6000 images, found 1"):
+        fl.write_split_lists(zf, tmp_path)
+
+
 def test_sentiment_archive_is_extracted_and_verified(tmp_path):
     se = recipe("sentiment")
     texts = {"amazon_cells_labelled.txt": "good\t1\n", "yelp_labelled.txt": "bad\t0\n", "imdb_labelled.txt": "odd\u0085 one\t1\n"}

@@ -45,3 +45,32 @@ def test_seeded_split_is_deterministic_and_missing_images_are_listed_at_once(tmp
     with pytest.raises(FileNotFoundError, match="19 of 20 images are missing") as err:
         check_images(records, shown=3)
     assert str(err.value).count(".jpg") == 3
+
+
+def test_official_split_lists_give_the_splits(tmp_path):
+    from PIL import Image
+
+    from vision_attention.data import CaptionFilesDataModule
+    from vision_attention.data.caption_files import apply_split_lists
+
+    (tmp_path / "images").mkdir()
+    for i in range(6):
+        Image.new("RGB", (8, 8)).save(tmp_path / "images" / f"{i}.jpg")
+    (tmp_path / "captions.txt").write_text("image,caption\n" + "".join(f"{i}.jpg,a dog number {i}\n" for i in range(6)))
+    (tmp_path / "Flickr_8k.trainImages.txt").write_text("0.jpg\n1.jpg\n2.jpg\n")
+    (tmp_path / "Flickr_8k.devImages.txt").write_text("3.jpg\n4.jpg\n")
+    data = CaptionFilesDataModule(str(tmp_path / "captions.txt"), image_size=8, min_count=1)
+    data.setup()
+    names = {s: [r.path.name for r in data.splits[s].records] for s in ("train", "val", "test")}
+    assert names == {"train": ["0.jpg", "1.jpg", "2.jpg"], "val": ["3.jpg", "4.jpg"], "test": []}  # 5.jpg: in no list
+    (tmp_path / "Flickr_8k.testImages.txt").write_text("5.jpg\n")
+    data = CaptionFilesDataModule(str(tmp_path / "captions.txt"), image_size=8, min_count=1)
+    data.setup()
+    assert [r.path.name for r in data.splits["test"].records] == ["5.jpg"]
+    assert data.splits["val"][0]["image"].shape == (3, 8, 8)
+    (tmp_path / "Flickr_8k.testImages.txt").write_text("5.jpg\n3.jpg\n")
+    with pytest.raises(ValueError, match=r"testImages.txt:2: 3.jpg is already in the val split"):
+        apply_split_lists(read_captions_txt(tmp_path / "captions.txt", tmp_path / "images"), tmp_path)
+    (tmp_path / "Flickr_8k.testImages.txt").write_text("9.jpg\n")
+    with pytest.raises(ValueError, match=r"testImages.txt:1: 9.jpg has no captions"):
+        apply_split_lists(read_captions_txt(tmp_path / "captions.txt", tmp_path / "images"), tmp_path)

@@ -6,7 +6,10 @@
   counts as training.
 * ``captions.txt`` (the common Kaggle Flickr8k layout): a header ``image,caption``
   and one ``image,caption`` row per caption, split on the FIRST comma since
-  captions contain commas. It has no split: :func:`seeded_split` makes one.
+  captions contain commas. Its split comes from the official Flickr8k split lists
+  beside it when they are there (:func:`apply_split_lists`: ``Flickr_8k.trainImages.txt``,
+  ``Flickr_8k.devImages.txt``, ``Flickr_8k.testImages.txt``, one image name a line; the
+  dev list is the validation split); otherwise :func:`seeded_split` makes one.
 
 :func:`check_images` validates every image path up front, so a missing file is
 reported at setup with the others, not an hour into an epoch.
@@ -63,6 +66,39 @@ def read_captions_txt(path: str | Path, image_root: str | Path) -> list[Captione
             raise ValueError(f"{path}:{number}: expected 'image,caption', found {line[:60]!r}")
         by_image.setdefault(name.strip(), []).append(tokenize(caption))
     return [CaptionedImage(image_root / name, caps, "train") for name, caps in by_image.items()]
+
+
+SPLIT_LISTS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
+
+
+def split_lists_present(folder: str | Path) -> bool:
+    """Whether ``folder`` holds the official split lists (train and dev at least)."""
+    return all((Path(folder) / SPLIT_LISTS[s]).is_file() for s in ("train", "val"))
+
+
+def apply_split_lists(records: list[CaptionedImage], folder: str | Path) -> list[CaptionedImage]:
+    """Keep the images named in the split lists of ``folder``, each with its list's split
+    (the test list is optional: its owners may keep it). An image named twice, or a listed
+    image without captions, is an error naming the list and line."""
+    by_name = {r.path.name: r for r in records}
+    split_of: dict[str, str] = {}
+    for split, file in SPLIT_LISTS.items():
+        path = Path(folder) / file
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+            name = line.strip()
+            if not name:
+                continue
+            if name in split_of:
+                raise ValueError(f"{path}:{number}: {name} is already in the {split_of[name]} split")
+            if name not in by_name:
+                raise ValueError(f"{path}:{number}: {name} has no captions in captions.txt")
+            split_of[name] = split
+    kept = [r for r in records if r.path.name in split_of]
+    for r in kept:
+        r.split = split_of[r.path.name]
+    return kept
 
 
 def seeded_split(records: list[CaptionedImage], val: float | int, test: float | int = 0, seed: int = 0) -> list[CaptionedImage]:

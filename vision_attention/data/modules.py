@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 
-from .caption_files import check_images, read_captions_txt, read_karpathy_json, seeded_split
+from .caption_files import apply_split_lists, check_images, read_captions_txt, read_karpathy_json, seeded_split, split_lists_present
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
 from .dates import DatePairs, characters, make_pairs
 from .feature_cache import CachedFeatures, FeatureCache
@@ -220,13 +220,17 @@ class MNISTCaptionsDataModule(CaptionDataModule):
 class CaptionFilesDataModule(CaptionDataModule):
     """Captioned photos from a Karpathy split JSON or a ``captions.txt`` file.
 
+    The splits of ``captions.txt`` are the official Flickr8k split lists when they lie beside
+    it (``datasets/flickr8k.py`` writes them; dev is the validation split, test is used when
+    its list is there), and a seeded shuffle of the images otherwise.
+
     Args:
         annotations: ``dataset_*.json`` (Karpathy splits) or ``captions.txt`` (image,caption).
         image_root: folder of the images; defaults to ``images/`` beside ``annotations``,
             or its folder.
         image_size: images are resized to image_size x image_size.
-        val_share: share of images for validation (captions.txt only).
-        test_share: share of images for testing (captions.txt only).
+        val_share: share of images for validation (captions.txt without split lists).
+        test_share: share of images for testing (captions.txt without split lists).
         split_seed: seed of that split.
         min_count: words seen fewer times in training captions become ``<unk>``.
         skip_bad_images: skip undecodable images with a warning instead of failing.
@@ -261,17 +265,21 @@ class CaptionFilesDataModule(CaptionDataModule):
         root = Path(h.image_root) if h.image_root else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
         if path.suffix == ".json":
             records = read_karpathy_json(path, root)
+        elif split_lists_present(path.parent):
+            records = apply_split_lists(read_captions_txt(path, root), path.parent)
         else:
             records = seeded_split(read_captions_txt(path, root), h.val_share, h.test_share, h.split_seed)
         check_images(records)
         return records
 
     def make_splits(self) -> dict[str, Dataset]:
-        from torchvision.transforms import v2
+        from functools import partial
+
+        from .images import to_model_input
 
         h = self.hparams
         self._records = self.records()
-        transform = v2.Compose([v2.Resize((h.image_size, h.image_size), antialias=True), v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+        transform = partial(to_model_input, size=h.image_size)  # the Captioner's own preprocessing
         by_split = {s: [r for r in self._records if r.split == s] for s in ("train", "val", "test")}
         return {s: CaptionedImages(rs, transform, h.skip_bad_images) for s, rs in by_split.items()}
 
@@ -287,13 +295,14 @@ class CaptionFilesDataModule(CaptionDataModule):
         if any(p.requires_grad for p in encoder.parameters()):
             raise ValueError("feature_cache needs a frozen encoder (trainable_blocks: 0)")
         self.setup()
+        device = self.trainer.strategy.root_device if self.trainer is not None else "cpu"  # the GPU when training on one
         config = getattr(encoder, "config", {"name": type(encoder).__name__})
         settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(encoder)}
         for split, images in list(self.splits.items()):
             if not isinstance(images, CaptionedImages) or not len(images):
                 continue
             cache = FeatureCache(self.hparams.feature_cache, config["name"], settings, [str(r.path) for r in images.records])
-            features = cache.get_or_build(images, encoder, batch_size=self.batch_size)
+            features = cache.get_or_build(images, encoder, device=device)
             self.splits[split] = CachedFeatures(features, [r.captions for r in images.records])
 
 
