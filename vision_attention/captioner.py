@@ -14,16 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from .checkpoints import load_checkpoint, model_weights
-from .data.images import load_rgb
+from .data.images import as_rgb, to_model_input
 from .data.vocab import Vocabulary
 from .models.decoding import beam_search
 from .models.show_attend_tell import ShowAttendTell
 
-ImageLike = str | Path | Image.Image | torch.Tensor
+ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 
 
 @dataclass
@@ -59,17 +60,9 @@ class Captioner:
         return cls(model, Vocabulary.from_dict(info["vocab"]), int(info.get("image_size") or 224), map_location)
 
     def to_tensor(self, image: ImageLike) -> torch.Tensor:
-        """A path, PIL image or (3, H, W) tensor in [0, 1] as the model's input (3, S, S)."""
-        from torchvision.transforms.v2 import functional as TF
-
-        if isinstance(image, torch.Tensor):
-            tensor = image.float()
-        else:
-            pil = load_rgb(image) if isinstance(image, (str, Path)) else image.convert("RGB")
-            tensor = TF.to_dtype(TF.to_image(pil), torch.float32, scale=True)
-        if tensor.dim() != 3 or tensor.shape[0] != 3:
-            raise ValueError(f"expected an RGB image (3, H, W), got shape {tuple(tensor.shape)}")
-        return TF.resize(tensor, [self.image_size, self.image_size], antialias=True)
+        """A path, PIL image, (3, H, W) tensor or (H, W, 3) array as the model's input
+        (3, S, S): the preprocessing of training (:func:`~vision_attention.data.images.to_model_input`)."""
+        return to_model_input(as_rgb(image), self.image_size)
 
     @torch.no_grad()
     def caption(
@@ -81,7 +74,7 @@ class Captioner:
         batch_size: int = 32,
     ) -> list[Caption]:
         """Caption images (paths, PIL images or tensors), one :class:`Caption` each."""
-        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, torch.Tensor) and images.dim() == 3):
+        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 3):
             images = [images]
         results = []
         for start in range(0, len(images), batch_size):

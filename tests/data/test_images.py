@@ -63,6 +63,32 @@ def test_exif_orientation_is_applied(tmp_path, photo):
     assert photo.size == (40, 30) and upright.size == (30, 40)
 
 
+def test_one_preprocessing_path_for_files_pil_images_arrays_and_tensors(tmp_path, photo):
+    """The same picture gives the same model input however it is handed over."""
+    from vision_attention.data.images import as_rgb, to_model_input
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "rotated.png", exif=exif)
+    from_file = to_model_input(as_rgb(tmp_path / "rotated.png"), 16)
+    with Image.open(tmp_path / "rotated.png") as opened:
+        from_pil = to_model_input(as_rgb(opened), 16)  # EXIF applied for PIL images too
+    upright = np.asarray(load_rgb(tmp_path / "rotated.png"))
+    from_array = to_model_input(as_rgb(upright), 16)
+    from_uint8 = to_model_input(as_rgb(torch.from_numpy(upright).permute(2, 0, 1)), 16)
+    from_float = to_model_input(as_rgb(torch.from_numpy(upright).permute(2, 0, 1) / 255.0), 16)
+    for other in (from_pil, from_array, from_uint8, from_float):
+        torch.testing.assert_close(other, from_file)
+    assert from_file.shape == (3, 16, 16) and 0.0 <= from_file.min() and from_file.max() <= 1.0
+    deep = Image.fromarray((np.arange(12 * 16).reshape(12, 16) * 300).astype(np.uint16))
+    deep.save(tmp_path / "deep.png")
+    torch.testing.assert_close(to_model_input(as_rgb(deep), 8), to_model_input(as_rgb(tmp_path / "deep.png"), 8))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\].*divide 0-255 images by 255"):
+        as_rgb(torch.full((3, 4, 4), 200.0))
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        as_rgb(torch.rand(4, 4))
+
+
 def test_decompression_bomb_limit_stays_on_and_names_the_file(tmp_path, photo, monkeypatch):
     photo.save(tmp_path / "bomb.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 40 x 30 > 2 x 100 trips the error

@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 
@@ -31,6 +32,42 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)  # transparent pixels on white
     return image.convert("RGB")
+
+
+def as_rgb(image: "str | Path | Image.Image | np.ndarray | torch.Tensor") -> Image.Image:
+    """Any image a user hands over as an upright 8-bit RGB PIL image, by one path for all:
+    a file (see :func:`load_rgb`), a PIL image (EXIF orientation, 16-bit, alpha handled as
+    for files), or a (3, H, W) tensor / (H, W, 3) array, uint8 in 0-255 or float in [0, 1]."""
+    if isinstance(image, (str, Path)):
+        return load_rgb(image)
+    if isinstance(image, Image.Image):
+        return _to_rgb(ImageOps.exif_transpose(image))
+    if isinstance(image, torch.Tensor):
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise ValueError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
+        image = image.detach().cpu().permute(1, 2, 0).numpy()
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"expected an RGB image array (H, W, 3), got shape {image.shape}")
+        if image.dtype == np.uint8:
+            return Image.fromarray(image)
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(f"image values must be uint8 (0-255) or float (0-1), got {image.dtype}")
+        low, high = float(image.min()), float(image.max())
+        if low < 0.0 or high > 1.0 or not np.isfinite(image).all():
+            raise ValueError(f"float image values must lie in [0, 1], got [{low:.3g}, {high:.3g}] (divide 0-255 images by 255)")
+        return Image.fromarray((image * 255.0 + 0.5).astype(np.uint8))
+    raise TypeError(f"expected an image path, PIL image, tensor or array, got {type(image).__name__}")
+
+
+def to_model_input(image: Image.Image, size: int) -> torch.Tensor:
+    """The (3, size, size) float tensor in [0, 1] that captioners read: the image squashed to
+    size x size with Pillow's bilinear filter (as the data sets' photos were; the backbone
+    normalises). Training and :class:`~vision_attention.Captioner` both come through here."""
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BILINEAR)
+    array = np.asarray(image, dtype=np.float32) / 255.0  # (H, W, 3)
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (3, H, W)
 
 
 def load_rgb(path: str | Path) -> Image.Image:
