@@ -5,6 +5,10 @@ Tell captioning, DRAW / alignDRAW image generation and attentive text models.
 ``Captioner`` and ``Drawer`` use trained checkpoints.
 """
 
+from .allocator import keep_freed_memory
+
+keep_freed_memory()  # before torch allocates: shapes that vary per batch stay fast
+
 __version__ = "0.1.0"
 __all__ = ["Captioner", "Drawer", "__version__"]
 
