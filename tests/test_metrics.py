@@ -27,7 +27,17 @@ def test_cider_d_properties():
     assert perfect > cider_d(HYPS, REFS) > cider_d([["zebra"]] * 3, REFS) == 0.0
 
 
-def test_meteor_is_absent_without_wordnet_never_zero(monkeypatch):
+@pytest.fixture
+def wordnet_reloaded_after():
+    """Tests that point nltk elsewhere unload WordNet when done, so that no later test reads
+    a reader opened under paths that are gone (newer nltk refuses such files)."""
+    yield
+    from nltk.corpus import wordnet
+
+    wordnet._unload()
+
+
+def test_meteor_is_absent_without_wordnet_never_zero(monkeypatch, wordnet_reloaded_after):
     monkeypatch.setattr(nltk.data, "path", [])
     from nltk.corpus import wordnet
 
@@ -36,7 +46,7 @@ def test_meteor_is_absent_without_wordnet_never_zero(monkeypatch):
     assert "meteor" not in caption_metrics(HYPS, REFS)
 
 
-def test_meteor_with_wordnet(data_dir, monkeypatch):
+def test_meteor_with_wordnet(data_dir, monkeypatch, wordnet_reloaded_after):
     monkeypatch.setattr(nltk.data, "path", [str(data_dir / "nltk_data")])
     from nltk.corpus import wordnet
 

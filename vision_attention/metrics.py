@@ -46,8 +46,9 @@ def wordnet_available() -> bool:
         from nltk.corpus import wordnet
 
         wordnet.ensure_loaded()
+        wordnet.synsets("dog")  # opens the data files, which newer nltk may refuse (PermissionError)
         return True
-    except LookupError:
+    except (LookupError, OSError):
         return False
 
 
@@ -57,7 +58,10 @@ def meteor(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]])
         return None
     from nltk.translate.meteor_score import meteor_score
 
-    scores = [meteor_score([list(r) for r in refs], list(h)) for h, refs in zip(hypotheses, references)]
+    try:
+        scores = [meteor_score([list(r) for r in refs], list(h)) for h, refs in zip(hypotheses, references)]
+    except (LookupError, OSError):  # WordNet found but its files cannot be opened: absent, not a crash
+        return None
     return sum(scores) / max(len(scores), 1)
 
 
