@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 import sys
 
 from vision_attention import __version__
@@ -32,3 +33,20 @@ def test_every_config_in_train_parses(capsys):
         with pytest.raises(SystemExit) as stop:  # --print_config parses, instantiates nothing, exits 0
             main(["fit", "--config", str(config), "--print_config"])
         assert stop.value.code == 0, config
+
+
+def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters(tmp_path):
+    """`validate --ckpt_path X --model.init_args.beam_size 1` decodes greedily, whatever X was trained with."""
+    from vision_attention.lightning_cli import run
+
+    config = str(Path(__file__).resolve().parents[1] / "train" / "sat_soft_shapes.yaml")
+    small = ["--data.init_args.train_size", "64", "--data.init_args.val_size", "8", "--data.init_args.batch_size", "8",
+             "--model.init_args.model.init_args.hidden_dim", "32", "--trainer.logger", "false",
+             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path)]
+    fit = run(["fit", "--config", config, *small, "--trainer.max_steps", "2", "--trainer.limit_val_batches", "0",
+               "--trainer.callbacks.dirpath", str(tmp_path / "ckpt")])
+    assert fit.model.hparams.beam_size == 3
+    validate = run(["validate", "--config", config, *small, "--ckpt_path", str(tmp_path / "ckpt" / "last.ckpt"),
+                    "--model.init_args.beam_size", "1", "--trainer.limit_val_batches", "1"])
+    assert validate.model.hparams.beam_size == 1
+    assert validate.trainer.global_step == 0 and "val/bleu4" in validate.trainer.callback_metrics

@@ -26,6 +26,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class VisionAttentionCLI(LightningCLI):
+    def _parse_ckpt_path(self) -> None:
+        """Lightning would overwrite the config with the hyperparameters stored in the
+        ``--ckpt_path`` checkpoint, silently undoing flags such as
+        ``validate --model.init_args.beam_size 1``. Here the config and flags say how to
+        run; the checkpoint gives the weights (a model of another shape fails to load)."""
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments(
             "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
