@@ -19,7 +19,7 @@ import torch
 
 from ..checkpoints import KEY as CHECKPOINT_KEY
 from ..data.vocab import Vocabulary
-from ..metrics import caption_metrics, localisation
+from ..metrics import caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
 
@@ -45,8 +45,11 @@ class CaptioningModule(L.LightningModule):
             rather than the whole caption (see :func:`hard_attention_loss`).
         expectation_prob: probability of using the expected context instead of a sample
             during training (hard attention; the paper uses 0.5).
-        beam_size: beam width of validation and test decoding.
+        beam_size: beam width of validation and test decoding (1: greedy).
         max_len: longest decoded caption.
+        official_metrics: also report the official COCO caption code's BLEU, METEOR 1.5,
+            ROUGE-L and CIDEr-D (``coco_*``; needs ``pycocoevalcap`` and Java), for final
+            figures rather than every validation.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class CaptioningModule(L.LightningModule):
         expectation_prob: float = 0.5,
         beam_size: int = 3,
         max_len: int = 30,
+        official_metrics: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["model"])
@@ -175,6 +179,14 @@ class CaptioningModule(L.LightningModule):
             return {}
         hyps, refs = [s[0] for s in store], [s[1] for s in store]
         metrics = caption_metrics(hyps, refs)
+        # One sentence for every photo is the classic failure on real photos: count them.
+        metrics["distinct_captions"] = len({tuple(h) for h in hyps}) / len(hyps)
+        metrics["words_used"] = float(len({w for h in hyps for w in h}))
+        if self.hparams.official_metrics:
+            official = coco_metrics(hyps, refs)
+            if official is None:
+                raise RuntimeError("official_metrics needs pycocoevalcap: pip install 'vision_attention[eval]'")
+            metrics.update(official)
         if store[0][2] is not None:
             metrics["correct"] = sum(scene.is_correct(h) for h, _, scene, _, _ in store) / len(store)
             for name, nouns_only in (("localisation", True), ("localisation_words", False)):
