@@ -7,15 +7,20 @@ STAMP := $(VENV)/.installed
 # The PyTorch pair installed first when the venv has none; override for other
 # machines, e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+# The exact versions the suite passed with (PyTorch aside, which TORCH chooses), so that a
+# new release of a dependency cannot change a fresh install. `make constraints` refreshes it
+# from the venv after the suite passes.
+CONSTRAINTS := constraints.txt
+TORCH_FAMILY := ^(torch|torchvision|triton|nvidia-|cuda-|sympy|mpmath|networkx|jinja2|markupsafe|filelock|fsspec|typing.extensions)
 
-.PHONY: install test bench demo clean
+.PHONY: install test bench demo clean constraints
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH)
-	$(PY) -m pip install -e ".[test,eval]"
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[test,eval]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -29,6 +34,9 @@ demo: $(STAMP)
 # Speed benchmarks: scripts that print tables, never part of `make test`.
 bench: $(STAMP)
 	for f in tests/benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+constraints: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v -i -E '$(TORCH_FAMILY)' > $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
