@@ -12,7 +12,8 @@ from vision_attention.data import DynamicBinarized, ImageArray, ImagesDataModule
 def write_idx(path, array, compress):
     header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     data = header + array.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(data)
+    with (gzip.open if compress else open)(path, "wb") as f:  # closed here: Python 3.12's gzip buffers writes
+        f.write(data)
 
 
 def test_idx_round_trip_and_bad_files(tmp_path):
