@@ -2,8 +2,12 @@ import subprocess
 from pathlib import Path
 import sys
 
+import pytest
+
 from vision_attention import __version__
 from vision_attention.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_console_script_prints_help_and_version():
@@ -22,6 +26,37 @@ def test_a_bad_config_key_ends_in_one_line_naming_the_file_key_and_problem(tmp_p
     assert "missing.yaml" in capsys.readouterr().err
     assert main(["fit", "--config", "train/draw_shapes.yaml", "--trainer.max_stepz", "3"]) == 2
     assert capsys.readouterr().err.strip().endswith("unrecognized arguments: --trainer.max_stepz 3")
+
+
+CONFIG_ERRORS = [  # (a YAML edit or a flag, the one line it must end in)
+    (("batch_size: 64", 'batch_size: "abc"'),
+     "data.init_args.batch_size (vision_attention.data.ShapesCaptionsDataModule): expected int, got 'abc'"),
+    (("lr: 2.0e-3", "lr: fast"), "model.init_args.lr (vision_attention.lit.CaptioningModule): expected float, got 'fast'"),
+    (("attention: soft", "attention: sofft"), "model.init_args.model.init_args.attention "
+     "(vision_attention.models.ShowAttendTell): expected one of 'soft', 'hard', got 'sofft'"),
+    (("lit.CaptioningModule", "lit.CaptioningModul"), "model (vision_attention.lit.CaptioningModul): "
+     "vision_attention.lit has no class CaptioningModul (did you mean CaptioningModule?)"),
+]
+
+
+@pytest.mark.parametrize("edit, expected", CONFIG_ERRORS)
+def test_a_bad_value_in_a_config_ends_in_one_line_with_its_key_class_and_reason(edit, expected, tmp_path, capsys):
+    source = (ROOT / "train" / "sat_soft_shapes.yaml").read_text()
+    assert edit[0] in source
+    config = tmp_path / "bad.yaml"
+    config.write_text(source.replace(edit[0], edit[1]))
+    assert main(["fit", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {config}: {expected}"]
+
+
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--data.init_args.batch_size", "abc", "(vision_attention.data.ShapesCaptionsDataModule): expected int, got 'abc'"),
+    ("--model.init_args.model.init_args.attention", "sofft",
+     "(vision_attention.models.ShowAttendTell): expected one of 'soft', 'hard', got 'sofft'"),
+])
+def test_a_bad_flag_is_blamed_on_the_flag_not_the_config(flag, value, expected, capsys):
+    assert main(["fit", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml"), flag, value]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {flag} {expected}"]
 
 
 def test_every_config_in_train_parses(capsys):
