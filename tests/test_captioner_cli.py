@@ -58,8 +58,9 @@ def test_a_crafted_pickle_is_refused(tmp_path):
 
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "vision_attention": {"kind": "captioner"}, "x": Payload()}, evil)
-    with pytest.raises(CheckpointError, match="refused to load"):
+    with pytest.raises(CheckpointError, match="refused to load: it would call print") as refused:
         Captioner.from_checkpoint(evil)
+    assert "weights_only" not in str(refused.value)  # never torch's advice to load it unsafely
 
 
 def test_cli_captions_images_reports_bad_ones_and_writes_attention(checkpoint, tmp_path, capsys):

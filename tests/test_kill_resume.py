@@ -81,3 +81,34 @@ def test_a_run_stopped_between_validations_leaves_last_ckpt_at_its_final_step(tm
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-2000:]
         assert torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == steps
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes_and_the_run_exits_non_zero(tmp_path):
+    # As `timeout`, SLURM and `docker stop` send it. The config's ModelCheckpoint keeps its
+    # files in the run's own version folder; the resume starts a new version and must find
+    # them there (`--ckpt_path last` searches the whole default_root_dir).
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml"),
+        "--trainer.max_time", "null", "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
+        "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path), *SMALL["sat_soft_shapes"],
+    ]
+    process = subprocess.Popen([*command, "--trainer.max_steps", "100000"], cwd=ROOT, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    for line in process.stdout:  # the model summary is printed as training starts
+        if "Trainable params" in line:
+            break
+    time.sleep(2.0)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 128 + signal.SIGTERM, output[-2000:]
+    saved = list(tmp_path.rglob("last.ckpt"))
+    assert len(saved) == 1 and "SIGTERM: saved" in output
+    step = torch.load(saved[0], map_location="cpu", weights_only=True)["global_step"]
+    assert step > 0
+    resumed = subprocess.run([*command, "--trainer.max_steps", str(step + 3), "--ckpt_path", "last"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    newest = max(tmp_path.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
+    assert newest != saved[0]  # the resumed run is a new version ...
+    assert torch.load(newest, map_location="cpu", weights_only=True)["global_step"] == step + 3  # ... that went on

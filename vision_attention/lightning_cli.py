@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import signal
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .checkpoints import atomic_save
+from .checkpoints import CheckpointError, atomic_save, find_run_checkpoint, read_checkpoint
 from .lit.callbacks import SaveLastOnStop
 
 
@@ -32,10 +34,40 @@ class VisionAttentionCLI(LightningCLI):
         ``validate --model.init_args.beam_size 1``. Here the config and flags say how to
         run; the checkpoint gives the weights (a model of another shape fails to load)."""
 
+    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:
+        kwargs = super()._prepare_subcommand_kwargs(subcommand)
+        if "ckpt_path" in self._subcommand_method_arguments[subcommand]:
+            kwargs["ckpt_path"] = resolve_ckpt_path(kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir)
+        return kwargs
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments(
             "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
         )
+
+
+def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str) -> str | None:
+    """The checkpoint file ``--ckpt_path`` names. ``last`` and ``best`` are looked up under the
+    trainer's ``default_root_dir`` across run versions (Lightning looks only in the new run's
+    own folder, so after a restart it finds nothing). ``fit`` with nothing to resume says so
+    and starts from step 0; ``validate``, ``test`` and ``predict`` refuse to score untrained
+    weights. A named file is checked before any work (missing, damaged, unsafe: one line)."""
+    import sys
+
+    if ckpt_path in ("last", "best"):
+        found = find_run_checkpoint(ckpt_path, root)
+        if found is None and subcommand == "fit":
+            print(f"vision-attention: no {ckpt_path} checkpoint under {root}: training from step 0", file=sys.stderr)
+            return None
+        if found is None:
+            raise CheckpointError(f"--ckpt_path {ckpt_path}: no {ckpt_path} checkpoint under {root} (train first, or name a file)")
+        ckpt_path = str(found)
+    elif ckpt_path is None:
+        if subcommand == "fit":
+            return None
+        raise CheckpointError(f"{subcommand} needs --ckpt_path: a checkpoint file, or last / best (the newest under {root})")
+    read_checkpoint(ckpt_path)
+    return ckpt_path
 
 
 def one_line(error: Exception, argv: list[str]) -> str:
@@ -113,3 +145,5 @@ def run(argv: list[str]) -> VisionAttentionCLI:
             )
         except argparse.ArgumentError as error:
             raise ValueError(one_line(error, argv)) from error
+        except SIGTERMException as stop:  # Lightning's, which would exit with status 0
+            raise SystemExit(128 + signal.SIGTERM) from stop

@@ -32,19 +32,88 @@ class ElapsedMinutes(L.Callback):
 
 
 class SaveLastOnStop(L.Callback):
-    """Writes ``last.ckpt`` when training ends, so that a run stopped by ``max_time`` or
-    ``max_steps`` between validations resumes where it stopped rather than at the last
-    validation (ModelCheckpoint saves only there). Through the trainer's checkpoint IO,
-    so the write is atomic."""
+    """Keeps ``last.ckpt`` fresh enough that a stop loses at most a few minutes of work. It
+    is written when training ends (``max_time`` or ``max_steps`` between validations, where
+    ModelCheckpoint would not), every ``every_minutes`` of training, and at the end of the
+    step in progress when SIGTERM (``timeout``, SLURM, ``docker stop``) or SIGINT (Ctrl+C)
+    arrives; the run then exits with status 128 + the signal's number, so that scripts see
+    it was stopped. A second Ctrl+C stops at once. Written through the trainer's checkpoint
+    IO, so atomically. Signals are handled in single-process runs; under DDP Lightning's
+    own handling stays.
+
+    Args:
+        every_minutes: minutes of training between saves (None: only on stop and signals).
+    """
+
+    def __init__(self, every_minutes: float | None = 5.0) -> None:
+        if every_minutes is not None and every_minutes <= 0:
+            raise ValueError(f"SaveLastOnStop: every_minutes must be positive, got {every_minutes}")
+        self.every_minutes = every_minutes
+        self.signal: int | None = None
+        self._saved_at = time.monotonic()
+        self._previous_sigint = None
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import signal
+        import threading
+
+        self.signal, self._saved_at = None, time.monotonic()
+        if trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.signal is not None:  # the second Ctrl+C
+            self._restore_sigint()
+            raise KeyboardInterrupt
+        self.signal = signum
+        print("\nCtrl+C: saving last.ckpt after this step (press again to stop at once)", flush=True)
+
+    def _restore_sigint(self) -> None:
+        import signal
+
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
+            self._previous_sigint = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        import signal
+
+        received = self.signal or (signal.SIGTERM if trainer.received_sigterm and trainer.world_size == 1 else None)
+        if received:
+            path = self.save(trainer)
+            name = signal.Signals(received).name
+            print(f"{name}: saved {path} at step {trainer.global_step}; resume with --ckpt_path last", flush=True)
+            raise SystemExit(128 + received)
+        if self.every_minutes and time.monotonic() - self._saved_at >= 60 * self.every_minutes:
+            self.save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
+        self._restore_sigint()
+        self.save(trainer)
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        self._restore_sigint()
+        # SIGTERM during validation: Lightning stops there, between two training steps.
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit" and trainer.world_size == 1:
+            print(f"SIGTERM: saved {self.save(trainer)} at step {trainer.global_step}; resume with --ckpt_path last", flush=True)
+
+    def save(self, trainer) -> str | None:
+        """Write ``last.ckpt`` beside the ModelCheckpoint's files (the one that keeps a last)."""
         from lightning.pytorch.callbacks import ModelCheckpoint
 
-        for callback in trainer.checkpoint_callbacks:
-            if isinstance(callback, ModelCheckpoint) and callback.save_last and callback.dirpath:
-                path = f"{callback.dirpath}/{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
-                trainer.save_checkpoint(path)
-                callback.last_model_path = path
+        callbacks = [c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint) and c.dirpath]
+        callbacks.sort(key=lambda c: not c.save_last)
+        if not callbacks:
+            return None
+        callback = callbacks[0]
+        path = f"{callback.dirpath}/{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        trainer.save_checkpoint(path)
+        if callback.save_last:
+            callback.last_model_path = path
+        self._saved_at = time.monotonic()
+        return path
 
 
 def decay_factor(progress: float, share: float) -> float:
