@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from vision_attention.backbones import Backbone
-from vision_attention.captioner import Captioner
+from vision_attention.captioner import Captioner, beam_bytes
 from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
 from vision_attention.data import ShapesCaptionsDataModule
@@ -73,7 +73,7 @@ def test_cli_captions_images_reports_bad_ones_and_writes_attention(checkpoint, t
     lines = out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{image_path}\t")
     assert "broken.jpg" in err and err.count("\n") == 1
-    figure = Image.open(tmp_path / "att" / "shape.png")
+    figure = Image.open(tmp_path / "att" / "shape.png.attention.png")
     assert figure.width > 160 and figure.height >= 160
 
 
@@ -82,3 +82,75 @@ def test_cli_user_mistakes_end_in_one_line(tmp_path):
                               str(tmp_path / "nope.ckpt"), "x.png"], capture_output=True, text=True)
     assert missing.returncode == 2 and "nope.ckpt" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
+
+
+def test_attention_figures_never_overwrite_an_input_or_each_other(checkpoint, tmp_path, capsys):
+    path, _, image_path = checkpoint
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    image = Image.open(image_path)
+    for name in ("a.png", "a.jpg", "a.png.attention.png"):  # the last is named as a figure would be
+        image.convert("RGB").save(photos / name)
+    (tmp_path / "other").mkdir()
+    image.save(tmp_path / "other" / "a.png")  # the same name in another folder
+    inputs = [photos / "a.png", photos / "a.jpg", photos / "a.png.attention.png", tmp_path / "other" / "a.png"]
+    before = {p: p.read_bytes() for p in inputs}
+    assert main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "4",
+                 "--attention-dir", str(photos), *map(str, inputs)]) == 0
+    assert all(p.read_bytes() == data for p, data in before.items())  # every input byte-identical
+    figures = sorted(p.name for p in photos.iterdir() if p not in before)
+    assert figures == ["a.jpg.attention.png", "a.png.attention-2.png", "a.png.attention-3.png",
+                       "a.png.attention.png.attention.png"]
+
+
+def test_a_figure_that_cannot_be_written_is_reported_and_the_rest_go_on(checkpoint, tmp_path, capsys):
+    path, _, image_path = checkpoint
+    out = tmp_path / "figures"
+    out.mkdir()
+    (out / "first.png.attention.png").mkdir()  # a folder where the first figure should go
+    second = tmp_path / "second.png"
+    second.write_bytes(image_path.read_bytes())
+    first = tmp_path / "first.png"
+    first.write_bytes(image_path.read_bytes())
+    status = main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "4",
+                   "--attention-dir", str(out), str(first), str(second)])
+    captured = capsys.readouterr()
+    assert status == 1 and len(captured.out.strip().splitlines()) == 2  # both captioned
+    assert captured.err.count("\n") == 1 and "first.png.attention.png: cannot write" in captured.err
+    assert (out / "second.png.attention.png").is_file()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
+
+
+@pytest.mark.parametrize("flag, value", [("--beam-size", "0"), ("--beam-size", "-1"), ("--max-len", "0"), ("--max-len", "-3")])
+def test_a_number_out_of_range_is_one_line_naming_the_flag(checkpoint, flag, value, capsys):
+    path, _, image_path = checkpoint
+    assert main(["caption", "--checkpoint", str(path), flag, value, str(image_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {flag} must be an integer >= 1, got {int(value)}"]
+
+
+REFUSE_BIG = """
+import resource, sys
+from vision_attention import resources
+resources.free_bytes = lambda device: 4 * 2**30  # as on a machine with 4 GiB free
+from vision_attention.cli import main
+status = main(sys.argv[1:])
+print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_the_beam_estimate_of_a_flickr8k_captioner_exceeds_a_laptop():
+    config = {"feature_dim": 1280, "attn_dim": 512, "vocab_size": 2540, "hidden_dim": 512}  # Lite0 7 x 7, dims 512
+    measured = 490 * 2**20 / 2000  # peak RSS of a real Lite0 checkpoint: 490 MiB more for 2000 beams than for 3
+    assert measured <= beam_bytes(config, 49, 30) <= 3 * measured  # on the safe side, not absurdly
+    assert beam_bytes(config, 49, 30) * 100_000 > 32 * 2**30  # so --beam-size 100000 is refused below 40 GiB free
+
+
+def test_a_beam_too_large_for_memory_is_refused_before_the_search(checkpoint):
+    path, _, image_path = checkpoint  # this model is tiny: a million beams would take about 20 GB
+    run = subprocess.run([sys.executable, "-c", REFUSE_BIG, "caption", "--checkpoint", str(path), "--beam-size", "1000000",
+                          "--max-len", "30", str(image_path)], capture_output=True, text=True, timeout=120)
+    status, peak_kib = map(int, run.stdout.split())
+    assert status == 2 and peak_kib < 2 * 2**20, run.stderr  # refused, under 2 GB resident
+    assert run.stderr.strip().splitlines() == [
+        next(line for line in run.stderr.splitlines() if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about"))]
+    assert "free on cpu (at most" in run.stderr

@@ -1,5 +1,8 @@
 """DRAW end to end: a checkpoint alone samples, reconstructs and animates."""
 
+import subprocess
+import sys
+
 import lightning as L
 import pytest
 import torch
@@ -69,3 +72,30 @@ def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
     assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train/loss"])
     trainer.save_checkpoint(tmp_path / "draw.ckpt")
     assert Drawer.from_checkpoint(tmp_path / "draw.ckpt").sample(2, seed=0).canvases.shape == (3, 2, 1, 12, 12)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--num", "0"], "--num must be an integer >= 1, got 0"),
+    (["--frame-ms", "-5"], "--frame-ms must be an integer >= 10, got -5"),
+    (["--out", "x.jpg"], "--out must name a .gif file (the animation), got 'x.jpg'"),
+    (["--out", "drawing"], "--out must name a .gif file (the animation), got 'drawing'"),
+    (["--strip", "s.gif"], "--strip must name a .png file, got 's.gif'"),
+])
+def test_bad_draw_arguments_are_one_line(checkpoint, flags, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path, _ = checkpoint
+    assert main(["draw", "--checkpoint", str(path), *flags]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {message}"]
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_count_too_large_for_memory_is_refused_before_drawing(checkpoint, tmp_path):
+    from tests.test_captioner_cli import REFUSE_BIG
+
+    path, _ = checkpoint
+    run = subprocess.run([sys.executable, "-c", REFUSE_BIG, "draw", "--checkpoint", str(path), "--num", "10000000",
+                          "--out", str(tmp_path / "d.gif")], capture_output=True, text=True, timeout=120)
+    status, peak_kib = map(int, run.stdout.split())
+    assert status == 2 and peak_kib < 2 * 2**20, run.stderr
+    assert run.stderr.strip().startswith("vision-attention: error: --num 10000000 with its GIF needs about")
+    assert not (tmp_path / "d.gif").exists()

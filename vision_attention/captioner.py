@@ -23,6 +23,7 @@ from .data.images import as_rgb, to_model_input
 from .data.vocab import Vocabulary
 from .models.decoding import beam_search
 from .models.show_attend_tell import ShowAttendTell
+from .resources import check_int, check_number, require_memory
 
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 
@@ -73,13 +74,18 @@ class Captioner:
         length_penalty: float = 0.0,
         batch_size: int = 32,
     ) -> list[Caption]:
-        """Caption images (paths, PIL images or tensors), one :class:`Caption` each."""
+        """Caption images (paths, PIL images or tensors), one :class:`Caption` each. A beam
+        too large for the memory free on the device is refused before the search."""
+        check_int("beam_size", beam_size), check_int("max_len", max_len), check_int("batch_size", batch_size)
+        check_number("length_penalty", length_penalty)
         if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 3):
             images = [images]
         results = []
         for start in range(0, len(images), batch_size):
             batch = torch.stack([self.to_tensor(im) for im in images[start : start + batch_size]]).to(self.device)
             features = self.model.encode(batch)  # (B, L, D)
+            per_beam = beam_bytes(self.model.config, features.shape[1], max_len) * len(batch)
+            require_memory(per_beam, beam_size, self.device, f"beam_size {beam_size} over {len(batch)} image(s)")
             decoded = beam_search(self.model, features, beam_size, length_penalty, max_len=max_len)
             side = round(features.shape[1] ** 0.5)
             for i in range(len(batch)):
@@ -88,3 +94,11 @@ class Captioner:
                 alphas = decoded.alphas[i, :steps].reshape(steps, side, -1).cpu()  # (T + 1, h, w)
                 results.append(Caption(" ".join(words), words, float(decoded.score[i]), alphas))
         return results
+
+
+def beam_bytes(config: dict, locations: int, max_len: int) -> int:
+    """About the float32 bytes one beam of one image holds at the peak of a search step: the
+    additive attention's (L, A) scores and (L, D) weighted features, the step's scores over
+    the vocabulary (a few copies), the attention history and the LSTM state."""
+    per_step = locations * (config["attn_dim"] + config["feature_dim"]) + 6 * config["vocab_size"]
+    return 4 * (per_step + 2 * max_len * locations + 8 * config["hidden_dim"])

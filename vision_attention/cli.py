@@ -100,16 +100,36 @@ def run_lightning(argv: list[str]) -> int:
     return 0
 
 
+def figure_paths(folder: Path, images: list[Path]) -> list[Path]:
+    """One attention figure per image, ``<file name>.attention.png`` in ``folder``: named after
+    the whole file name (``a.png`` and ``a.jpg`` differ), numbered when two inputs share a
+    name, and never the path of an input, so no input and no other figure is overwritten."""
+    inputs = {p.resolve() for p in images}
+    taken: set[Path] = set()
+    paths = []
+    for image in images:
+        candidate, n = folder / f"{image.name}.attention.png", 1
+        while candidate.resolve() in taken or candidate.resolve() in inputs:
+            n += 1
+            candidate = folder / f"{image.name}.attention-{n}.png"
+        taken.add(candidate.resolve())
+        paths.append(candidate)
+    return paths
+
+
 def run_caption(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .captioner import Captioner
     from .data.images import BadImageError, load_rgb
+    from .resources import check_int
     from .viz import save_attention_figure
 
+    check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len)
     captioner = Captioner.from_checkpoint(args.checkpoint, map_location=args.device)
+    figures = figure_paths(args.attention_dir, args.images) if args.attention_dir else [None] * len(args.images)
     failures = 0
-    for path in tqdm(args.images, desc="captioning", unit="image", disable=len(args.images) < 8, file=sys.stderr):
+    for path, figure in tqdm(list(zip(args.images, figures)), desc="captioning", unit="image", disable=len(args.images) < 8, file=sys.stderr):
         try:
             image = load_rgb(path)
         except (BadImageError, FileNotFoundError) as err:
@@ -118,18 +138,27 @@ def run_caption(args: argparse.Namespace) -> int:
             continue
         result = captioner.caption(image, beam_size=args.beam_size, max_len=args.max_len)[0]
         print(f"{path}\t{result.text}", flush=True)
-        if args.attention_dir:
-            save_attention_figure(args.attention_dir / f"{path.stem}.png", image, result.tokens, result.alphas)
+        if figure is not None:
+            try:
+                save_attention_figure(figure, image, result.tokens, result.alphas)
+            except OSError as err:  # this figure is lost; the other images go on
+                print(f"error: {figure}: cannot write the attention figure ({err.strerror or err})", file=sys.stderr)
+                failures += 1
     return 1 if failures else 0
 
 
 def run_draw(args: argparse.Namespace) -> int:
     from .drawer import Drawer
+    from .resources import check_int, require_memory
     from .viz import drawing_gif, drawing_strip
 
-    if args.num < 1:
-        raise ValueError(f"--num must be at least 1, got {args.num}")
+    check_int("--num", args.num), check_int("--seed", args.seed, low=0), check_int("--frame-ms", args.frame_ms, low=10)
+    if args.out.suffix.lower() != ".gif":
+        raise ValueError(f"--out must name a .gif file (the animation), got {str(args.out)!r}")
+    if args.strip is not None and args.strip.suffix.lower() != ".png":
+        raise ValueError(f"--strip must name a .png file, got {str(args.strip)!r}")
     drawer = Drawer.from_checkpoint(args.checkpoint, map_location=args.device)
+    require_memory(drawer.bytes_per_image(gif_scale=3), args.num, "cpu", f"--num {args.num} with its GIF")
     drawing = drawer.sample(args.num, seed=args.seed, caption=args.caption)
     print(drawing_gif(drawing, args.out, duration_ms=args.frame_ms))
     if args.strip:

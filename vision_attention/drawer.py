@@ -21,6 +21,7 @@ from .data.vocab import Vocabulary, tokenize
 from .layers import GaussianWindow
 from .models.aligndraw import AlignDRAW
 from .models.draw import DRAW
+from .resources import check_int, require_memory
 
 
 @dataclass
@@ -87,7 +88,10 @@ class Drawer:
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = None, caption: str | list[str] | None = None) -> Drawing:
         """n images from the prior, step by step; an alignDRAW model needs the ``caption``
-        to draw (a string, or a list of n strings, one per image)."""
+        to draw (a string, or a list of n strings, one per image). A count too large for the
+        memory free on the device is refused before drawing."""
+        check_int("n", n)
+        require_memory(self.bytes_per_image(), n, self.device, f"drawing {n} images")
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
         if not self.conditional:
             if caption is not None:
@@ -99,6 +103,16 @@ class Drawer:
         out = self.model.generate(ids, lengths, generator=generator)
         windows = Windows.stack(out.write_windows, self.model.write_n) if out.write_windows else None
         return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, out.word_weights.cpu() if words else None)
+
+    def bytes_per_image(self, gif_scale: int | None = None) -> int:
+        """About the bytes one drawn image holds: its canvas at every step (kept, stacked and
+        squashed: three copies) and its latents; with ``gif_scale``, also its RGB pixels in
+        every GIF frame (twice: the frames and Pillow's palette conversion)."""
+        channels, height, width = self.model.image_shape
+        steps = self.model.steps
+        tensors = 4 * steps * (3 * channels * height * width + 4 * self.model.z_dim + 16)
+        frames = 0 if gif_scale is None else 2 * (steps + 2) * 3 * height * width * gif_scale**2
+        return tensors + frames
 
     def _captions(self, n: int, caption: str | list[str] | None) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
         """(ids (n, S), lengths (n,), the words of a caption shared by all n images or None)."""

@@ -7,6 +7,7 @@ Legend: T words, h x w attention grid, H x W image.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,9 +72,15 @@ def attention_figure(
 
 
 def save_attention_figure(path: str | Path, image: Image.Image, words: Sequence[str], alphas: torch.Tensor) -> Path:
+    """Write the figure to a temporary file renamed into place: a failed write leaves no half PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    attention_figure(image, words, alphas).save(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        attention_figure(image, words, alphas).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
