@@ -154,3 +154,28 @@ def test_a_beam_too_large_for_memory_is_refused_before_the_search(checkpoint):
     assert run.stderr.strip().splitlines() == [
         next(line for line in run.stderr.splitlines() if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about"))]
     assert "free on cpu (at most" in run.stderr
+
+
+def test_a_path_its_pil_image_and_its_array_give_the_same_caption(checkpoint, tmp_path):
+    from PIL import ImageOps
+
+    path, _, image_path = checkpoint
+    captioner = Captioner.from_checkpoint(path)
+    shape = Image.open(image_path).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side
+    shape.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    gray = np.asarray(shape.convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(gray).save(tmp_path / "deep.png")  # 16-bit grayscale
+    rgba = shape.convert("RGBA")
+    rgba.putalpha(Image.fromarray((np.indices(shape.size[::-1])[1] * 8 % 256).astype(np.uint8)))
+    rgba.save(tmp_path / "alpha.png")
+    for name in ("rotated.jpg", "deep.png", "alpha.png"):
+        with Image.open(tmp_path / name) as opened:
+            as_pil = opened.copy()
+        array = np.asarray(ImageOps.exif_transpose(as_pil))  # its pixels as shown, at their own depth
+        assert array.dtype == (np.uint16 if name == "deep.png" else np.uint8)
+        captions = [captioner.caption(x, beam_size=2, max_len=6)[0] for x in (tmp_path / name, as_pil, array)]
+        assert captions[0].text == captions[1].text == captions[2].text, name
+        for other in captions[1:]:
+            torch.testing.assert_close(other.alphas, captions[0].alphas)

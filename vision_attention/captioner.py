@@ -61,7 +61,7 @@ class Captioner:
         return cls(model, Vocabulary.from_dict(info["vocab"]), int(info.get("image_size") or 224), map_location)
 
     def to_tensor(self, image: ImageLike) -> torch.Tensor:
-        """A path, PIL image, (3, H, W) tensor or (H, W, 3) array as the model's input
+        """A path, PIL image, (C, H, W) tensor or (H, W[, C]) array as the model's input
         (3, S, S): the preprocessing of training (:func:`~vision_attention.data.images.to_model_input`)."""
         return to_model_input(as_rgb(image), self.image_size)
 
@@ -78,7 +78,9 @@ class Captioner:
         too large for the memory free on the device is refused before the search."""
         check_int("beam_size", beam_size), check_int("max_len", max_len), check_int("batch_size", batch_size)
         check_number("length_penalty", length_penalty)
-        if isinstance(images, (str, Path, Image.Image)) or (isinstance(images, (torch.Tensor, np.ndarray)) and images.ndim == 3):
+        single = (isinstance(images, (str, Path, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
+                  or (isinstance(images, torch.Tensor) and images.ndim == 3))
+        if single:  # one image; a list, or a 4-D batch, holds several
             images = [images]
         results = []
         for start in range(0, len(images), batch_size):

@@ -85,7 +85,7 @@ def test_one_preprocessing_path_for_files_pil_images_arrays_and_tensors(tmp_path
     torch.testing.assert_close(to_model_input(as_rgb(deep), 8), to_model_input(as_rgb(tmp_path / "deep.png"), 8))
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\].*divide 0-255 images by 255"):
         as_rgb(torch.full((3, 4, 4), 200.0))
-    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         as_rgb(torch.rand(4, 4))
 
 

@@ -35,29 +35,42 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def as_rgb(image: "str | Path | Image.Image | np.ndarray | torch.Tensor") -> Image.Image:
-    """Any image a user hands over as an upright 8-bit RGB PIL image, by one path for all:
-    a file (see :func:`load_rgb`), a PIL image (EXIF orientation, 16-bit, alpha handled as
-    for files), or a (3, H, W) tensor / (H, W, 3) array, uint8 in 0-255 or float in [0, 1]."""
+    """Any image a user hands over as an upright 8-bit RGB PIL image, by one path for all: a
+    file (see :func:`load_rgb`), a PIL image, or an (H, W[, C]) array / (C, H, W) tensor with
+    C in 1, 3, 4. Arrays and tensors are uint8 (0-255), uint16 (0-65535) or float in [0, 1];
+    every kind then meets the same 16-bit rescaling and alpha compositing (on white) as
+    files, and PIL images the same EXIF orientation."""
     if isinstance(image, (str, Path)):
         return load_rgb(image)
     if isinstance(image, Image.Image):
         return _to_rgb(ImageOps.exif_transpose(image))
     if isinstance(image, torch.Tensor):
-        if image.dim() != 3 or image.shape[0] != 3:
-            raise ValueError(f"expected an RGB image tensor (3, H, W), got shape {tuple(image.shape)}")
+        if image.dim() != 3 or image.shape[0] not in (1, 3, 4):
+            raise ValueError(f"expected an image tensor (C, H, W) with C in 1, 3, 4, got shape {tuple(image.shape)}")
         image = image.detach().cpu().permute(1, 2, 0).numpy()
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an RGB image array (H, W, 3), got shape {image.shape}")
-        if image.dtype == np.uint8:
-            return Image.fromarray(image)
-        if not np.issubdtype(image.dtype, np.floating):
-            raise ValueError(f"image values must be uint8 (0-255) or float (0-1), got {image.dtype}")
-        low, high = float(image.min()), float(image.max())
-        if low < 0.0 or high > 1.0 or not np.isfinite(image).all():
-            raise ValueError(f"float image values must lie in [0, 1], got [{low:.3g}, {high:.3g}] (divide 0-255 images by 255)")
-        return Image.fromarray((image * 255.0 + 0.5).astype(np.uint8))
+        return _to_rgb(_array_image(image))
     raise TypeError(f"expected an image path, PIL image, tensor or array, got {type(image).__name__}")
+
+
+def _array_image(array: np.ndarray) -> Image.Image:
+    """An (H, W[, C]) array as a PIL image of its own depth (8 or 16 bit), alpha kept."""
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise ValueError(f"expected an image array (H, W) or (H, W, C) with C in 1, 3, 4, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0 or not np.isfinite(array).all():
+            raise ValueError(f"float image values must lie in [0, 1], got [{low:.3g}, {high:.3g}] (divide 0-255 images by 255)")
+        array = (array * 255.0 + 0.5).astype(np.uint8)
+    elif array.dtype == np.uint16:
+        if array.ndim == 2:
+            return Image.fromarray(array)  # mode I;16, rescaled by _to_rgb as a 16-bit file is
+        array = (array.astype(np.float64) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ValueError(f"image values must be uint8 (0-255), uint16 (0-65535) or float (0-1), got {array.dtype}")
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def to_model_input(image: Image.Image, size: int) -> torch.Tensor:
