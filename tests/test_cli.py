@@ -85,3 +85,15 @@ def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters
                     "--model.init_args.beam_size", "1", "--trainer.limit_val_batches", "1"])
     assert validate.model.hparams.beam_size == 1
     assert validate.trainer.global_step == 0 and "val/bleu4" in validate.trainer.callback_metrics
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["translate", "--checkpoint", "x.ckpt", "--beam-size", "0", "9 may 2018"], "--beam-size must be an integer in [1, 1000], got 0"),
+    (["demo", "--caption-steps", "-1"], "--caption-steps must be an integer >= 1, got -1"),
+    (["demo", "--draw-steps", "0"], "--draw-steps must be an integer >= 1, got 0"),
+    (["seeds", "--config", "train/sat_soft_shapes.yaml", "--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+    (["judge", "--drawer", "a.ckpt", "--judge", "b.ckpt", "--num", "0"], "--num must be an integer >= 1, got 0"),
+])
+def test_numbers_out_of_range_are_refused_before_any_work(argv, message, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {message}"]

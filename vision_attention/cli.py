@@ -169,9 +169,9 @@ def run_draw(args: argparse.Namespace) -> int:
 def run_judge(args: argparse.Namespace) -> int:
     from .drawer import Drawer
     from .judging import Judge, judge_drawer
+    from .resources import check_int
 
-    if args.num < 1:
-        raise ValueError(f"--num must be at least 1, got {args.num}")
+    check_int("--num", args.num), check_int("--seed", args.seed, low=0)
     drawer, judge = Drawer.from_checkpoint(args.drawer, map_location=args.device), Judge.from_checkpoint(args.judge)
     for split in args.split:
         print(judge_drawer(drawer, judge, split, args.num, seed=args.seed).summary(), flush=True)
@@ -197,8 +197,11 @@ def run_classify(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from .resources import check_int
     from .text import TextModel
     from .viz import alignment_image
+
+    check_int("--beam-size", args.beam_size, high=1000)
 
     model = TextModel.from_checkpoint(args.checkpoint)
     for i, (source, result) in enumerate(zip(args.sources, model.translate(args.sources, beam_size=args.beam_size))):
@@ -211,6 +214,10 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo as demo
+    from .resources import check_int
+
+    check_int("--caption-steps", args.caption_steps), check_int("--draw-steps", args.draw_steps)
+    check_int("--seed", args.seed, low=0)
 
     demo(args.out, DemoSettings(caption_steps=args.caption_steps, draw_steps=args.draw_steps, seed=args.seed))
     return 0
@@ -220,7 +227,9 @@ def run_seeds(args: argparse.Namespace) -> int:
     import statistics
 
     from .lightning_cli import run
+    from .resources import check_int
 
+    check_int("--seeds", args.seeds)
     if not args.config.is_file():
         raise FileNotFoundError(f"{args.config}: no such config")
     values = []

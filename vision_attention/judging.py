@@ -17,6 +17,7 @@ from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .data.attributes import IGNORE
 from .lit.judge import attribute_targets, judged_correct
 from .models.judge import SceneJudge
+from .resources import check_int
 
 
 class Judge:
@@ -87,6 +88,7 @@ def judge_drawer(drawer, judge: Judge, split: str = "test", count: int = 500, ba
     """
     if not drawer.conditional:
         raise ValueError("judging needs an alignDRAW model: this DRAW model does not draw from captions")
+    check_int("count", count), check_int("batch_size", batch_size), check_int("seed", seed, low=0)
     dataset = judge.dataset(split, count)
     real = generated = 0
     hits: dict[str, list[int]] = {}

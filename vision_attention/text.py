@@ -15,6 +15,7 @@ from .data.captioning import pad_captions
 from .data.vocab import Vocabulary, tokenize
 from .models.decoding import beam_search
 from .models.text import build_text_model
+from .resources import check_int
 
 
 @dataclass
@@ -77,6 +78,7 @@ class TextModel:
 
     @torch.no_grad()
     def translate(self, sources: Sequence[str], beam_size: int = 1, max_len: int = 20) -> list[Translation]:
+        check_int("beam_size", beam_size, high=1000), check_int("max_len", max_len, high=1000)
         """Character-level sources (the dates task) -> their translations."""
         self._require("translator")
         ids = [self.vocab.encode(list(s), add_special=False) for s in sources]
