@@ -38,8 +38,12 @@ def test_drawer_samples_and_reconstructs_with_windows(checkpoint):
     assert ((sample.canvases >= 0) & (sample.canvases <= 1)).all()
     assert torch.equal(sample.canvases, drawer.sample(6, seed=3).canvases)
     assert sample.windows.centre_x.shape == (5, 6) and sample.windows.n == 3
-    again = drawer.reconstruct(torch.rand(2, 1, 12, 12), seed=1)
-    assert again.canvases.shape == (5, 2, 1, 12, 12) and again.windows.n == 2
+    images = torch.rand(2, 1, 12, 12)
+    again = drawer.reconstruct(images, seed=1)
+    assert again.canvases.shape == (5, 2, 1, 12, 12) and again.windows.n == 2  # read windows: 2 x 2
+    drawn = drawer.reconstruct(images, seed=1, windows="write")
+    assert drawn.windows.n == 3 and torch.equal(drawn.canvases, again.canvases)  # same drawing, its 3 x 3 writes
+    assert not torch.equal(drawn.windows.centre_x, again.windows.centre_x)
 
 
 def test_cli_writes_a_gif_with_a_frame_per_step_and_a_strip(checkpoint, tmp_path, capsys):

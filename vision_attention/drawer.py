@@ -43,7 +43,7 @@ class Windows:
 @dataclass
 class Drawing:
     canvases: torch.Tensor  # (T, n, C, H, W) probabilities sigmoid(c_t)
-    windows: Windows | None  # write (sample) or read (reconstruct) windows; None without attention
+    windows: Windows | None  # write (sample) or the chosen (reconstruct) windows; None without attention
     words: list[str] | None = None  # the caption drawn from, with <start> and <end>
     word_weights: torch.Tensor | None = None  # (T, n, len(words)) attention over the words
 
@@ -126,9 +126,13 @@ class Drawer:
         return ids.to(self.device), lengths.to(self.device), words
 
     @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor, seed: int | None = None, caption: str | list[str] | None = None) -> Drawing:
-        """Reconstructions of (n, C, H, W) images in [0, 1], with the read windows; an
-        alignDRAW model also reads the images' ``caption`` (one, or one per image)."""
+    def reconstruct(self, images: torch.Tensor, seed: int | None = None, caption: str | list[str] | None = None,
+                    windows: str = "read") -> Drawing:
+        """Reconstructions of (n, C, H, W) images in [0, 1], with the ``windows`` ("read": where
+        it looked at the image, "write": where it drew) of each step; an alignDRAW model
+        also reads the images' ``caption`` (one, or one per image)."""
+        if windows not in ("read", "write"):
+            raise ValueError(f"windows must be 'read' or 'write', got {windows!r}")
         generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
         images = images.to(self.device)
         if not self.conditional:
@@ -138,5 +142,5 @@ class Drawer:
             ids, lengths, words = self._captions(len(images), caption)
             out = self.model(images, ids, lengths, generator=generator)
             weights = out.word_weights.cpu() if words else None
-        windows = Windows.stack(out.read_windows, self.model.read_n) if out.read_windows else None
-        return Drawing(torch.sigmoid(out.canvases).cpu(), windows, words, weights)
+        chosen, n = (out.read_windows, self.model.read_n) if windows == "read" else (out.write_windows, self.model.write_n)
+        return Drawing(torch.sigmoid(out.canvases).cpu(), Windows.stack(chosen, n) if chosen else None, words, weights)
