@@ -80,9 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     settings = DemoSettings()
     demo.add_argument("--caption-steps", type=int, default=settings.caption_steps,
-                      help=f"captioner training steps (default {settings.caption_steps}, at most {settings.caption_minutes} min)")
+                      help=f"captioner training steps (default {settings.caption_steps})")
     demo.add_argument("--draw-steps", type=int, default=settings.draw_steps,
-                      help=f"DRAW training steps (default {settings.draw_steps}, at most {settings.draw_minutes} min)")
+                      help=f"DRAW training steps (default {settings.draw_steps})")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
     seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
