@@ -83,8 +83,8 @@ def one_line(error: Exception, argv: list[str]) -> str:
         key += ("." if key else "") + name + (".init_args" if i < len(classes) and i < len(keys) - 1 else "")
     where = key + (f" ({classes[-1]})" if classes else "")
     nested = re.search(r"NestedArg\(key='([^']+)'", message)  # the value came from a flag
-    flags = [arg.split("=")[0] for arg in argv if arg.startswith(f"--{keys[0]}.")]
-    flag = next((f for f in flags if nested and f.endswith(nested.group(1))), None)
+    flags = [arg.split("=")[0] for arg in argv if arg.startswith(f"--{keys[0].split('.')[0]}.")]
+    flag = next((f for f in flags if f == f"--{key}" or (nested and f.endswith(nested.group(1)))), None)
     if flag:
         return f"{flag}{f' ({classes[-1]})' if classes else ''}: {reason}"
     if keys[0] == "config":
@@ -123,7 +123,10 @@ def _plain(reason: str) -> str:
         import importlib
 
         module, name = match.groups()
-        near = difflib.get_close_matches(name, dir(importlib.import_module(module)), n=1)
+        try:
+            near = difflib.get_close_matches(name, dir(importlib.import_module(module)), n=1)
+        except ImportError:
+            near = []
         return f"{module} has no class {name}" + (f" (did you mean {near[0]}?)" if near else "")
     return reason
 
