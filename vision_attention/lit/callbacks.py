@@ -38,8 +38,8 @@ class SaveLastOnStop(L.Callback):
     step in progress when SIGTERM (``timeout``, SLURM, ``docker stop``) or SIGINT (Ctrl+C)
     arrives; the run then exits with status 128 + the signal's number, so that scripts see
     it was stopped. A second Ctrl+C stops at once. Written through the trainer's checkpoint
-    IO, so atomically. Signals are handled in single-process runs; under DDP Lightning's
-    own handling stays.
+    IO, so atomically. Timed saves and signals are handled in single-process runs; under
+    DDP, ModelCheckpoint's saves and Lightning's own signal handling stay.
 
     Args:
         every_minutes: minutes of training between saves (None: only on stop and signals).
@@ -84,7 +84,8 @@ class SaveLastOnStop(L.Callback):
             name = signal.Signals(received).name
             print(f"{name}: saved {path} at step {trainer.global_step}; resume with --ckpt_path last", flush=True)
             raise SystemExit(128 + received)
-        if self.every_minutes and time.monotonic() - self._saved_at >= 60 * self.every_minutes:
+        due = self.every_minutes and time.monotonic() - self._saved_at >= 60 * self.every_minutes
+        if due and trainer.world_size == 1:  # under DDP each rank's clock differs: no unmatched saves
             self.save(trainer)
 
     def on_train_end(self, trainer, pl_module) -> None:
