@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The main job: trains a captioner and a drawer on generated data (about 10 CPU minutes)
+# The main job: trains a captioner and a drawer on generated data for a fixed number of steps
 # and writes runs/demo/index.html.
 demo: $(STAMP)
 	$(VENV)/bin/vision-attention demo $(DEMO_ARGS)

@@ -11,7 +11,7 @@
   attention on each word.
 * ``translate``: translate (dates) with a trained seq2seq checkpoint; ``--alignment-dir``
   writes the source x target attention heatmap of each.
-* ``demo``: train a captioner and a drawer on data it makes itself (about 10 CPU minutes)
+* ``demo``: train a captioner and a drawer on data it makes itself, a fixed number of steps each
   and write an HTML page of captions, attention maps, a drawing animation and metrics.
 * ``seeds``: fit one config with several seeds and report the mean and spread of a metric.
 
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy)")
     translate.add_argument("--alignment-dir", type=Path, help="write one source x target attention PNG per input")
     translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
-    demo = commands.add_parser("demo", help="train on generated data and write runs/demo/index.html (~10 CPU min)")
+    demo = commands.add_parser("demo", help="train on generated data (fixed steps) and write runs/demo/index.html")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     settings = DemoSettings()
     demo.add_argument("--caption-steps", type=int, default=settings.caption_steps,

@@ -1,10 +1,11 @@
 """``vision-attention demo``: everything the package does, on data it makes itself.
 
-In about ten minutes on two CPU cores, with no downloads and no data files, it trains a
+With no downloads and no data files it trains, for a fixed number of steps each, a
 soft-attention captioner on ShapesCaptions and a DRAW model (on binarized MNIST when
-``$VISION_ATTENTION_DATA`` holds it, else on generated shapes), then writes to the
-output folder: captions of held-out images with per-word attention overlays, a drawing
-animation, the metrics, and ``index.html`` showing all of it (open it in a browser).
+``$VISION_ATTENTION_DATA`` holds it, else on generated shapes); with Flickr8k there, also
+a real-photo captioner (:mod:`vision_attention.demo_photos`). It writes to the output
+folder captions of held-out images with per-word attention overlays, drawing animations
+of samples and reconstructions, the metrics, and ``index.html`` showing all of it.
 """
 
 from __future__ import annotations
