@@ -23,3 +23,24 @@ def assert_weights_are_distribution(weights: torch.Tensor, mask: torch.Tensor | 
         assert (weights[~mask] == 0).all(), "a masked position has non-zero weight"
     sums = weights.sum(-1)
     torch.testing.assert_close(sums, torch.ones_like(sums))
+
+
+_WITH_4_GIB_FREE = """
+import resource, sys
+from vision_attention import resources
+resources.free_bytes = lambda device: 4 * 2**30  # as on a machine with 4 GiB free
+from vision_attention.cli import main
+status = main(sys.argv[1:])
+print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def cli_with_4_gib_free(argv: list[str]) -> tuple[int, int, str]:
+    """(exit status, peak RSS in KiB, stderr) of ``vision-attention ARGV`` in a fresh process
+    that sees 4 GiB of memory free, whatever the machine has."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", _WITH_4_GIB_FREE, *argv], capture_output=True, text=True, timeout=120)
+    status, peak_kib = map(int, run.stdout.split()[-2:])
+    return status, peak_kib, run.stderr

@@ -17,6 +17,8 @@ from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
 
+from .helpers import cli_with_4_gib_free
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
@@ -128,16 +130,6 @@ def test_a_number_out_of_range_is_one_line_naming_the_flag(checkpoint, flag, val
     assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {flag} must be an integer >= 1, got {int(value)}"]
 
 
-REFUSE_BIG = """
-import resource, sys
-from vision_attention import resources
-resources.free_bytes = lambda device: 4 * 2**30  # as on a machine with 4 GiB free
-from vision_attention.cli import main
-status = main(sys.argv[1:])
-print(status, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
 def test_the_beam_estimate_of_a_flickr8k_captioner_exceeds_a_laptop():
     config = {"feature_dim": 1280, "attn_dim": 512, "vocab_size": 2540, "hidden_dim": 512}  # Lite0 7 x 7, dims 512
     measured = 490 * 2**20 / 2000  # peak RSS of a real Lite0 checkpoint: 490 MiB more for 2000 beams than for 3
@@ -147,13 +139,12 @@ def test_the_beam_estimate_of_a_flickr8k_captioner_exceeds_a_laptop():
 
 def test_a_beam_too_large_for_memory_is_refused_before_the_search(checkpoint):
     path, _, image_path = checkpoint  # this model is tiny: a million beams would take about 20 GB
-    run = subprocess.run([sys.executable, "-c", REFUSE_BIG, "caption", "--checkpoint", str(path), "--beam-size", "1000000",
-                          "--max-len", "30", str(image_path)], capture_output=True, text=True, timeout=120)
-    status, peak_kib = map(int, run.stdout.split())
-    assert status == 2 and peak_kib < 2 * 2**20, run.stderr  # refused, under 2 GB resident
-    assert run.stderr.strip().splitlines() == [
-        next(line for line in run.stderr.splitlines() if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about"))]
-    assert "free on cpu (at most" in run.stderr
+    status, peak_kib, stderr = cli_with_4_gib_free(["caption", "--checkpoint", str(path), "--beam-size", "1000000",
+                                                     "--max-len", "30", str(image_path)])
+    assert status == 2 and peak_kib < 2 * 2**20, stderr  # refused, under 2 GB resident
+    assert stderr.strip().splitlines() == [
+        next(line for line in stderr.splitlines() if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about"))]
+    assert "free on cpu (at most" in stderr
 
 
 def test_a_path_its_pil_image_and_its_array_give_the_same_caption(checkpoint, tmp_path):

@@ -1,8 +1,5 @@
 """DRAW end to end: a checkpoint alone samples, reconstructs and animates."""
 
-import subprocess
-import sys
-
 import lightning as L
 import pytest
 import torch
@@ -14,6 +11,8 @@ from vision_attention.cli import main
 from vision_attention.data.digits import ImageArray
 from vision_attention.lit import DrawModule
 from vision_attention.models import DRAW
+
+from .helpers import cli_with_4_gib_free
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +93,9 @@ def test_bad_draw_arguments_are_one_line(checkpoint, flags, message, tmp_path, c
 
 
 def test_a_count_too_large_for_memory_is_refused_before_drawing(checkpoint, tmp_path):
-    from tests.test_captioner_cli import REFUSE_BIG
-
     path, _ = checkpoint
-    run = subprocess.run([sys.executable, "-c", REFUSE_BIG, "draw", "--checkpoint", str(path), "--num", "10000000",
-                          "--out", str(tmp_path / "d.gif")], capture_output=True, text=True, timeout=120)
-    status, peak_kib = map(int, run.stdout.split())
-    assert status == 2 and peak_kib < 2 * 2**20, run.stderr
-    assert run.stderr.strip().startswith("vision-attention: error: --num 10000000 with its GIF needs about")
+    status, peak_kib, stderr = cli_with_4_gib_free(["draw", "--checkpoint", str(path), "--num", "10000000",
+                                                     "--out", str(tmp_path / "d.gif")])
+    assert status == 2 and peak_kib < 2 * 2**20, stderr
+    assert stderr.strip().startswith("vision-attention: error: --num 10000000 with its GIF needs about")
     assert not (tmp_path / "d.gif").exists()
