@@ -1,5 +1,7 @@
 """Captioning from a checkpoint alone, from Python and from the command line."""
 
+import re
+import shutil
 import subprocess
 import sys
 
@@ -170,3 +172,65 @@ def test_a_path_its_pil_image_and_its_array_give_the_same_caption(checkpoint, tm
         assert captions[0].text == captions[1].text == captions[2].text, name
         for other in captions[1:]:
             torch.testing.assert_close(other.alphas, captions[0].alphas)
+
+
+def _photo(path, colour=(230, 20, 200)):
+    """A 300 x 200 photo of one strong colour with a grey square: easy to find in a screenshot."""
+    array = np.zeros((200, 300, 3), np.uint8) + np.array(colour, np.uint8)
+    array[60:140, 100:200] = 128
+    Image.fromarray(array).save(path)
+    return path
+
+
+def test_html_page_holds_every_photo_caption_and_word_inline(checkpoint, tmp_path, capsys):
+    path, _, image_path = checkpoint
+    photos = [image_path, _photo(tmp_path / "magenta.png")]
+    page = tmp_path / "out" / "page.html"
+    assert main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "5", "--html", str(page),
+                 *map(str, photos)]) == 0
+    out, _ = capsys.readouterr()
+    captions = [line.split("\t", 1)[1] for line in out.strip().splitlines()]
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<section>") == 2 and "shape.png" in text and "magenta.png" in text
+    for caption in captions:
+        assert f"<p class=caption>{caption}</p>" in text
+    sources = re.findall(r"src='([^']*)'", text)
+    assert sources and all(s.startswith("data:image/jpeg;base64,") for s in sources)  # nothing outside the page
+    panels = re.findall(r"<figcaption>([^<]*)</figcaption>", text)  # one per word, and <end> when reached
+    assert [w for w in panels if w != "&lt;end&gt;"] == " ".join(captions).split()
+    assert len(sources) == 2 + len(panels)
+    assert list(tmp_path.joinpath("out").iterdir()) == [page]  # no temporary file left
+
+
+def test_html_page_refuses_an_input_path_or_another_suffix(checkpoint, tmp_path, capsys):
+    path, _, image_path = checkpoint
+    html_input = tmp_path / "photo.html"
+    html_input.write_bytes(b"<p>keep me</p>")
+    assert main(["caption", "--checkpoint", str(path), "--html", str(html_input), str(html_input)]) == 2
+    assert html_input.read_bytes() == b"<p>keep me</p>"
+    assert main(["caption", "--checkpoint", str(path), "--html", str(tmp_path / "page.png"), str(image_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is one of the images" in err and "--html must name an .html file" in err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install chromium)")
+def test_html_page_renders_in_a_headless_browser(checkpoint, tmp_path):
+    path, _, _ = checkpoint
+    page, shot = tmp_path / "page.html", tmp_path / "shot.png"
+    assert main(["caption", "--checkpoint", str(path), "--max-len", "3", "--html", str(page),
+                 str(_photo(tmp_path / "magenta.png"))]) == 0
+    # The flags keep a headless run off the network and out of the user's profile.
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,900",
+                    f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    assert image.shape == (900, 800, 3)
+    magenta = (np.abs(image - [230, 20, 200]).sum(axis=2) < 40).sum()
+    # The photo is shown 300 x 200 with a 100 x 80 grey square: 52,000 magenta pixels, plus
+    # the word panels' share; text and white space have none.
+    assert magenta >= 40_000
+    assert (image.sum(axis=2) < 200).sum() > 200  # dark pixels: the heading and caption text

@@ -3,7 +3,8 @@
 * ``fit``, ``validate``, ``test``, ``predict``: LightningCLI, e.g.
   ``vision-attention fit --config train/sat_soft_shapes.yaml``; the run's config is
   saved beside its checkpoints so it can be replayed.
-* ``caption``: caption images with a trained checkpoint.
+* ``caption``: caption images with a trained checkpoint; ``--attention-dir`` writes a figure
+  per image, ``--html`` one self-contained page of them all.
 * ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF);
   with an alignDRAW checkpoint, ``--caption`` says what to draw.
 * ``judge``: score an alignDRAW checkpoint with a judge trained on real images.
@@ -49,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--beam-size", type=int, default=5, help="beam width (default 5)")
     caption.add_argument("--max-len", type=int, default=30, help="longest caption in words (default 30)")
     caption.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
+    caption.add_argument("--html", type=Path, help="write one self-contained page: each image, its caption and "
+                         "its attention per word")
     caption.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     caption.add_argument("images", nargs="+", type=Path, help="image files")
     draw = commands.add_parser("draw", help="draw images step by step with a trained DRAW or alignDRAW checkpoint")
@@ -123,12 +126,17 @@ def run_caption(args: argparse.Namespace) -> int:
     from .captioner import Captioner
     from .data.images import BadImageError, load_rgb
     from .resources import check_int
-    from .viz import save_attention_figure
+    from .viz import caption_page, caption_section, save_attention_figure, write_atomically
 
     check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len)
+    if args.html is not None:
+        if args.html.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"--html must name an .html file, got {str(args.html)!r}")
+        if args.html.resolve() in {p.resolve() for p in args.images}:
+            raise ValueError(f"--html {args.html} is one of the images: it would be overwritten")
     captioner = Captioner.from_checkpoint(args.checkpoint, map_location=args.device)
     figures = figure_paths(args.attention_dir, args.images) if args.attention_dir else [None] * len(args.images)
-    failures = 0
+    failures, sections = 0, []
     for path, figure in tqdm(list(zip(args.images, figures)), desc="captioning", unit="image", disable=len(args.images) < 8, file=sys.stderr):
         try:
             image = load_rgb(path)
@@ -138,12 +146,17 @@ def run_caption(args: argparse.Namespace) -> int:
             continue
         result = captioner.caption(image, beam_size=args.beam_size, max_len=args.max_len)[0]
         print(f"{path}\t{result.text}", flush=True)
+        if args.html is not None:
+            sections.append(caption_section(path.name, image, result.tokens, result.alphas))
         if figure is not None:
             try:
                 save_attention_figure(figure, image, result.tokens, result.alphas)
             except OSError as err:  # this figure is lost; the other images go on
                 print(f"error: {figure}: cannot write the attention figure ({err.strerror or err})", file=sys.stderr)
                 failures += 1
+    if args.html is not None:
+        page = caption_page(sections, title=f"Captions by {args.checkpoint.name}")
+        print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")), file=sys.stderr)
     return 1 if failures else 0
 
 

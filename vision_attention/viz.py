@@ -71,17 +71,22 @@ def attention_figure(
     return sheet
 
 
-def save_attention_figure(path: str | Path, image: Image.Image, words: Sequence[str], alphas: torch.Tensor) -> Path:
-    """Write the figure to a temporary file renamed into place: a failed write leaves no half PNG."""
+def write_atomically(path: str | Path, write) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, renamed into place: a failed write
+    leaves no half file and the old one, if any, untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        attention_figure(image, words, alphas).save(tmp, format="PNG")
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def save_attention_figure(path: str | Path, image: Image.Image, words: Sequence[str], alphas: torch.Tensor) -> Path:
+    return write_atomically(path, lambda tmp: attention_figure(image, words, alphas).save(tmp, format="PNG"))
 
 
 def _grid(images: torch.Tensor, columns: int, scale: int) -> Image.Image:
@@ -237,3 +242,48 @@ def alignment_image(source: Sequence[str], target: Sequence[str], alphas: torch.
     for j, token in enumerate(source):
         draw.text((margin_left + j * cell + cell // 3, 4), token if token != " " else "_", fill="black", font=font)
     return image
+
+
+# ----- a self-contained HTML page of captioned photos ---------------------------------
+def _data_uri(image: Image.Image, quality: int = 85) -> str:
+    """The image as a JPEG ``data:`` URI, so the page needs no other file."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def caption_section(name: str, image: Image.Image, words: Sequence[str], alphas: torch.Tensor,
+                    photo_side: int = 360, panel: int = 140) -> str:
+    """One photo's part of :func:`caption_page`: the photo, its caption, and one panel per
+    word (and ``<end>`` when ``alphas`` has that step) with that word's attention overlaid."""
+    import html
+
+    words = list(words) + (["<end>"] if alphas.shape[0] > len(words) else [])
+    photo = image.convert("RGB")
+    photo.thumbnail((photo_side, photo_side), Image.BILINEAR)
+    # The model sees the whole photo squeezed to a square, so each map spans the whole photo,
+    # shown at its own aspect.
+    height = max(1, round(panel * image.height / image.width))
+    base = image.convert("RGB").resize((panel, height), Image.BILINEAR)
+    panels = "".join(f"<figure><img src='{_data_uri(overlay(base, alphas[t]))}' width={panel} height={height} "
+                     f"alt='attention for {html.escape(word)}'><figcaption>{html.escape(word)}</figcaption></figure>"
+                     for t, word in enumerate(words))
+    caption = " ".join(w for w in words if w != "<end>")
+    return (f"<section><h2>{html.escape(name)}</h2><img class=photo src='{_data_uri(photo)}' alt='{html.escape(name)}'>"
+            f"<p class=caption>{html.escape(caption)}</p><div class=panels>{panels}</div></section>")
+
+
+def caption_page(sections: Sequence[str], title: str = "Captions and attention") -> str:
+    """A whole HTML page from :func:`caption_section` parts: every image inlined, no script,
+    so it opens from disk, by mail or on a machine without the package."""
+    import html
+
+    style = ("body{font-family:sans-serif;margin:2em;color:#222}section{margin-bottom:2.5em}"
+             ".photo{max-width:100%;display:block}.caption{font-size:1.3em;margin:.5em 0}"
+             ".panels{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center}"
+             "figcaption{font-size:.9em}")
+    return (f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
+            f"<style>{style}</style><body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
