@@ -13,7 +13,7 @@ from vision_attention.data.attributes import IGNORE, SCHEMAS, shapes_attributes
 from vision_attention.data.shapes import ShapeObject, Scene
 from vision_attention.judging import Judge, judge_drawer
 from vision_attention.lit import AlignDrawModule, JudgeModule
-from vision_attention.lit.judge import judged_correct
+from vision_attention.data.attributes import judged_correct
 from vision_attention.models import AlignDRAW, SceneJudge
 
 

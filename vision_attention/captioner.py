@@ -20,7 +20,7 @@ from PIL import Image
 
 from .checkpoints import load_checkpoint, model_weights
 from .data.images import as_rgb, to_model_input
-from .data.vocab import Vocabulary
+from .vocab import Vocabulary
 from .models.decoding import beam_search
 from .models.show_attend_tell import ShowAttendTell
 from .resources import check_int, check_number, require_memory

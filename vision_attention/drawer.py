@@ -17,7 +17,7 @@ import torch
 
 from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .data.captioning import pad_captions
-from .data.vocab import Vocabulary, tokenize
+from .vocab import Vocabulary, tokenize
 from .layers import GaussianWindow
 from .models.aligndraw import AlignDRAW
 from .models.draw import DRAW

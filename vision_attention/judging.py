@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import CheckpointError, load_checkpoint, model_weights
-from .data.attributes import IGNORE
-from .lit.judge import attribute_targets, judged_correct
+from .data.attributes import IGNORE, attribute_targets, judged_correct
 from .models.judge import SceneJudge
 from .resources import check_int
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from vision_attention.data import BadImageError, CaptionedImage, CaptionedImages, collate_captions, load_rgb
 from vision_attention.data.captioning import CaptionItems
-from vision_attention.data.vocab import Vocabulary
+from vision_attention.vocab import Vocabulary
 
 
 def jpeg_bytes(image: Image.Image, **kwargs) -> bytes:

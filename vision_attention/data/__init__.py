@@ -1,5 +1,6 @@
 """Data: vocabularies, synthetic caption sets with ground truth, real-data loaders,
-feature caches and LightningDataModules."""
+feature caches, and the LightningDataModules of :mod:`.modules`, which load Lightning only
+when first named (so models and inference code can use this package without it)."""
 
 from .caption_files import CaptionedImage, check_images, read_captions_txt, read_karpathy_json, seeded_split
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
@@ -8,18 +9,9 @@ from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binari
 from .feature_cache import CachedFeatures, FeatureCache
 from .images import BadImageError, load_rgb
 from .mnist_captions import MNISTCaptions
-from .modules import (
-    CaptionDataModule,
-    CaptionFilesDataModule,
-    DatesDataModule,
-    ImagesDataModule,
-    MNISTCaptionsDataModule,
-    SentimentDataModule,
-    ShapesCaptionsDataModule,
-)
 from .sentiment import SentenceLabels, read_sentiment, read_sentiment_file
 from .shapes import ShapesCaptions
-from .vocab import Vocabulary, tokenize
+from ..vocab import Vocabulary, tokenize
 
 __all__ = [
     "BadImageError",
@@ -58,3 +50,15 @@ __all__ = [
     "seeded_split",
     "tokenize",
 ]
+
+DATA_MODULES = ("CaptionDataModule", "CaptionFilesDataModule", "DatesDataModule", "ImagesDataModule",
+                "MNISTCaptionsDataModule", "SentimentDataModule", "ShapesCaptionsDataModule")
+__all__ += list(DATA_MODULES)
+
+
+def __getattr__(name: str):
+    if name in DATA_MODULES:
+        from . import modules
+
+        return getattr(modules, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,6 +9,8 @@ caption is right when a judge reads the scene's attributes back from it.
 
 from __future__ import annotations
 
+import torch
+
 from .mnist_captions import CORNERS, DigitScene, corner_of
 from .scene_grammar import dominant_relation
 from .shapes import COLOURS, SHAPES, SIZES, Scene
@@ -55,3 +57,18 @@ def scene_attributes(schema: str, scene) -> dict[str, int]:
     if schema not in SCHEMAS:
         raise ValueError(f"unknown judge schema {schema!r}; choose from {sorted(SCHEMAS)}")
     return shapes_attributes(scene) if schema == "shapes" else digits_attributes(scene)
+
+
+def attribute_targets(schema: str, scenes, device) -> dict[str, torch.Tensor]:
+    """(B,) class labels per attribute, IGNORE where a scene lacks it."""
+    rows = [scene_attributes(schema, scene) for scene in scenes]
+    return {name: torch.tensor([r[name] for r in rows], device=device) for name in rows[0]}
+
+
+def judged_correct(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B,) True where every attribute the scene has is read right."""
+    right = None
+    for name, target in targets.items():
+        ok = (logits[name].argmax(1) == target) | (target == IGNORE)
+        right = ok if right is None else right & ok
+    return right

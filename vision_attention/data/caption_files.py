@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .vocab import tokenize
+from ..vocab import tokenize
 
 
 @dataclass

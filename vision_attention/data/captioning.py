@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from .caption_files import CaptionedImage
 from .images import BadImageError, load_rgb
-from .vocab import Vocabulary
+from ..vocab import Vocabulary
 
 _warned: set[str] = set()
 

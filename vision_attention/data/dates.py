@@ -13,7 +13,7 @@ import random
 import torch
 from torch.utils.data import Dataset
 
-from .vocab import Vocabulary
+from ..vocab import Vocabulary
 
 FIRST, LAST = dt.date(1950, 1, 1), dt.date(2049, 12, 31)
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]

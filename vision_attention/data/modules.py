@@ -25,7 +25,7 @@ from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binari
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, split_indices
 from .shapes import ShapesCaptions
-from .vocab import Vocabulary, tokenize
+from ..vocab import Vocabulary, tokenize
 
 
 def weights_fingerprint(module: torch.nn.Module) -> str:

@@ -18,7 +18,7 @@ import lightning as L
 import torch
 
 from ..checkpoints import KEY as CHECKPOINT_KEY
-from ..data.vocab import Vocabulary
+from ..vocab import Vocabulary
 from ..metrics import caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss

@@ -6,7 +6,7 @@ import lightning as L
 import torch
 
 from ..checkpoints import KEY
-from ..data.vocab import Vocabulary
+from ..vocab import Vocabulary
 from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss, importance_weighted_nll
 

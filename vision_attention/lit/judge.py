@@ -8,23 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import KEY
-from ..data.attributes import IGNORE, scene_attributes
+from ..data.attributes import IGNORE, attribute_targets, judged_correct
 from ..models.judge import SceneJudge
-
-
-def attribute_targets(schema: str, scenes, device) -> dict[str, torch.Tensor]:
-    """(B,) class labels per attribute, IGNORE where a scene lacks it."""
-    rows = [scene_attributes(schema, scene) for scene in scenes]
-    return {name: torch.tensor([r[name] for r in rows], device=device) for name in rows[0]}
-
-
-def judged_correct(logits: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(B,) True where every attribute the scene has is read right."""
-    right = None
-    for name, target in targets.items():
-        ok = (logits[name].argmax(1) == target) | (target == IGNORE)
-        right = ok if right is None else right & ok
-    return right
 
 
 class JudgeModule(L.LightningModule):

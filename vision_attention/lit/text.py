@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import KEY
-from ..data.vocab import Vocabulary
+from ..vocab import Vocabulary
 from ..models.decoding import beam_search, greedy
 from ..models.text import sequence_loss
 

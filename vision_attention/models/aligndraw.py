@@ -29,9 +29,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..layers import AdditiveAttention, GaussianWindow, padding_mask
+from ..vocab import PAD_ID as PAD
 from .draw import DRAW, LOG_SIGMA_RANGE, DrawLoss
-
-PAD = 0
 
 
 class AlignDrawOutput(NamedTuple):

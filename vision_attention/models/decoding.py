@@ -17,6 +17,8 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import Tensor
 
+from ..vocab import END_ID, START_ID
+
 
 class Decoded(NamedTuple):
     tokens: Tensor  # (B, T) long, ends with <end> (if produced) then <pad>
@@ -73,7 +75,7 @@ def _sequential(
 
 
 @torch.no_grad()
-def greedy(model: StepDecoder, encoded: Tensor, start_id: int = 1, end_id: int = 2, max_len: int = 30) -> Decoded:
+def greedy(model: StepDecoder, encoded: Tensor, start_id: int = START_ID, end_id: int = END_ID, max_len: int = 30) -> Decoded:
     """The most likely word at every step."""
     return _sequential(model, encoded, start_id, end_id, max_len, lambda logits: logits.argmax(-1))
 
@@ -83,8 +85,8 @@ def sample(
     model: StepDecoder,
     encoded: Tensor,
     temperature: float = 1.0,
-    start_id: int = 1,
-    end_id: int = 2,
+    start_id: int = START_ID,
+    end_id: int = END_ID,
     max_len: int = 30,
     generator: torch.Generator | None = None,
 ) -> Decoded:
@@ -105,8 +107,8 @@ def beam_search(
     encoded: Tensor,
     beam_size: int = 5,
     length_penalty: float = 0.0,
-    start_id: int = 1,
-    end_id: int = 2,
+    start_id: int = START_ID,
+    end_id: int = END_ID,
     pad_id: int = 0,
     max_len: int = 30,
 ) -> Decoded:

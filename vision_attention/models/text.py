@@ -30,9 +30,8 @@ from ..layers import (
     PositionalEncoding,
     padding_mask,
 )
+from ..vocab import PAD_ID as PAD
 from .draw import lstm_update
-
-PAD = 0
 
 
 class ClassifierOutput(NamedTuple):

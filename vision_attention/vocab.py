@@ -1,4 +1,5 @@
-"""Tokenising and the word vocabulary that travels with a captioning model.
+"""Tokenising and the word vocabulary that travels with every text-reading model, and the
+special token ids the models share. Imports no torch and no Lightning.
 
 Tokenising uses nltk's Treebank word tokenizer through
 ``word_tokenize(..., preserve_line=True)``, which needs no downloaded nltk data;
@@ -18,6 +19,7 @@ from nltk.tokenize import word_tokenize
 
 PAD, START, END, UNK = "<pad>", "<start>", "<end>", "<unk>"
 SPECIALS = (PAD, START, END, UNK)
+PAD_ID, START_ID, END_ID, UNK_ID = range(len(SPECIALS))  # every model and decoder uses these ids
 _PUNCTUATION = set(string.punctuation)
 
 
@@ -40,7 +42,7 @@ class Vocabulary:
         if len(self.stoi) != len(self.itos):
             raise ValueError("Vocabulary: duplicate words")
 
-    pad_id, start_id, end_id, unk_id = 0, 1, 2, 3
+    pad_id, start_id, end_id, unk_id = PAD_ID, START_ID, END_ID, UNK_ID
 
     @classmethod
     def build(cls, token_lists: Iterable[Sequence[str]], min_count: int = 1) -> "Vocabulary":
