@@ -100,6 +100,27 @@ def test_fused_pass_equals_the_reference_pass_and_its_gradients(variant):
         torch.testing.assert_close(fused_grads[name], reference_grads[name], msg=name)
 
 
+
+def test_the_reference_pass_and_sampling_read_and_write_through_the_attention_layer(monkeypatch):
+    """The write the fused pass is tested against is GaussianAttention's own, not a copy."""
+    from vision_attention.layers import GaussianAttention
+
+    calls = {"read": 0, "write": 0}
+    for name in calls:
+        original = getattr(GaussianAttention, name)
+
+        def counted(self, *args, _original=original, _name=name):
+            calls[_name] += 1
+            return _original(self, *args)
+
+        monkeypatch.setattr(GaussianAttention, name, counted)
+    model = DRAW(steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8, z_dim=4)
+    model.reference_forward(torch.rand(2, *model.image_shape))
+    assert calls == {"read": 3, "write": 3}
+    model.generate(2)
+    assert calls == {"read": 3, "write": 6}
+
+
 def test_discretized_logistic_is_a_distribution_over_the_256_levels():
     torch.manual_seed(0)
     levels = torch.arange(256, dtype=torch.float64) / 255

@@ -152,7 +152,11 @@ class GaussianAttention(nn.Module):
             ``(image, window)``: (Bt, C, H, W) and the window.
         """
         window = self.window(h)
+        return self.paint(patch, window), window
+
+    @staticmethod
+    def paint(patch: Tensor, window: GaussianWindow) -> Tensor:
+        """1/gamma F_Y^T w F_X for every channel: (Bt, C, N, N) -> (Bt, C, H, W)."""
         fy_t = window.filter_y.transpose(1, 2).unsqueeze(1)  # (Bt, 1, H, N)
         fx = window.filter_x.unsqueeze(1)  # (Bt, 1, N, W)
-        image = fy_t @ patch @ fx / window.gamma[:, None, None, None]  # (Bt, C, H, W)
-        return image, window
+        return fy_t @ patch @ fx / window.gamma[:, None, None, None]  # (Bt, C, H, W)

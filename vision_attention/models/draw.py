@@ -200,18 +200,23 @@ class DRAW(nn.Module):
             return content.view(-1, *self.image_shape), None
         channels, height, width = self.image_shape
         window = place_window(params, height, width, self.write_n)
-        patch = content.view(-1, channels, self.write_n, self.write_n)
-        fy_t = window.filter_y.transpose(1, 2).unsqueeze(1)  # (B, 1, H, N)
-        fx = window.filter_x.unsqueeze(1)  # (B, 1, N, W)
-        return fy_t @ patch @ fx / window.gamma[:, None, None, None], window
+        return GaussianAttention.paint(content.view(-1, channels, self.write_n, self.write_n), window), window
 
     def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None) -> tuple[Tensor, GaussianWindow | None]:
-        if self.attention:
-            return self._glimpse(x, x_hat, features, self.reader.params(h_dec))
-        return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+        """Eq. 27 through the reader's own :meth:`GaussianAttention.read` (a feature-map read
+        places the same window on the map)."""
+        if not self.attention:
+            return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+        if features is None:
+            return self.reader.read(x, x_hat, h_dec)
+        return self._glimpse(x, x_hat, features, self.reader.params(h_dec))
 
     def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        return self._draw(self.write_content(h_dec), self.writer.params(h_dec) if self.attention else None)
+        """Eq. 29 through the writer's own :meth:`GaussianAttention.write`."""
+        content = self.write_content(h_dec)  # (B, C*N*N), or (B, C*H*W) without attention
+        if not self.attention:
+            return content.view(-1, *self.image_shape), None
+        return self.writer.write(content.view(-1, self.image_shape[0], self.write_n, self.write_n), h_dec)
 
     def _states(self, batch: int, device, dtype) -> tuple[Tensor, ...]:
         enc, dec = self.encoder.hidden_size, self.decoder.hidden_size
