@@ -16,6 +16,22 @@ def test_console_script_prints_help_and_version():
     assert main([]) == 0
 
 
+
+def test_predict_is_not_offered_and_says_which_commands_do(capsys):
+    from vision_attention.lightning_cli import VisionAttentionCLI
+
+    assert set(VisionAttentionCLI.subcommands()) == {"fit", "validate", "test"}
+    assert main(["predict", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "use caption, draw, classify or translate" in err
+    assert "predict" not in build_help()
+
+
+def build_help() -> str:
+    from vision_attention.cli import build_parser
+
+    return build_parser().format_help()
+
 def test_a_bad_config_key_ends_in_one_line_naming_the_file_key_and_problem(tmp_path, capsys):
     config = tmp_path / "bad.yaml"
     config.write_text("model:\n  class_path: vision_attention.lit.DrawModule\n  init_args:\n    lrr: 1\n")

@@ -1,6 +1,6 @@
 """The ``vision-attention`` command.
 
-* ``fit``, ``validate``, ``test``, ``predict``: LightningCLI, e.g.
+* ``fit``, ``validate``, ``test``: LightningCLI, e.g.
   ``vision-attention fit --config train/sat_soft_shapes.yaml``; the run's config is
   saved beside its checkpoints so it can be replayed.
 * ``caption``: caption images with a trained checkpoint; ``--attention-dir`` writes a figure
@@ -29,7 +29,9 @@ from pathlib import Path
 from . import __version__
 from .demo import DemoSettings
 
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+LIGHTNING_COMMANDS = ("fit", "validate", "test")
+# What users of other Lightning tools reach for; each output kind has its own command here.
+NOT_PREDICT = "there is no predict command: use caption, draw, classify or translate with --checkpoint"
 USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)
 
 
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vision-attention",
         description="Attention in vision: Show, Attend and Tell, DRAW, alignDRAW and attentive text models.",
-        epilog="Training: vision-attention {fit,validate,test,predict} --config train/<experiment>.yaml "
+        epilog="Training: vision-attention {fit,validate,test} --config train/<experiment>.yaml "
         "(see `vision-attention fit --help`).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -270,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in LIGHTNING_COMMANDS:
             return run_lightning(argv)
+        if argv and argv[0] == "predict":
+            raise ValueError(NOT_PREDICT)
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command == "caption":

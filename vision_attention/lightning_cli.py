@@ -28,6 +28,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class VisionAttentionCLI(LightningCLI):
+    @staticmethod
+    def subcommands() -> dict:
+        """fit, validate and test. No predict: the models' outputs are captions, drawings,
+        labels and translations, which ``caption``, ``draw``, ``classify`` and ``translate`` write."""
+        commands = LightningCLI.subcommands()
+        commands.pop("predict")
+        return commands
+
     def _parse_ckpt_path(self) -> None:
         """Lightning would overwrite the config with the hyperparameters stored in the
         ``--ckpt_path`` checkpoint, silently undoing flags such as
