@@ -10,6 +10,7 @@ from .masks import attend, causal_mask, masked_softmax, padding_mask, weighted_s
 from .multihead import MultiHeadAttention
 from .pooling import AttentionPooling
 from .positional import PositionalEncoding, sinusoids
+from .recurrent import lstm_update
 from .scaled_dot import ScaledDotProductAttention
 from .spatial import HardAttention, HardAttentionOutput, SoftAttention, sample_location
 
@@ -31,6 +32,7 @@ __all__ = [
     "attend",
     "causal_mask",
     "filterbank",
+    "lstm_update",
     "place_window",
     "masked_softmax",
     "padding_mask",

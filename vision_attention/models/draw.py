@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers import GaussianAttention, GaussianWindow, place_window
+from ..layers import GaussianAttention, GaussianWindow, lstm_update, place_window
 
 LOG_SIGMA_RANGE = (-8.0, 4.0)  # keeps exp() finite: sigma in [3e-4, 55]
 LEVELS = 256  # intensity levels of 8-bit images, for the discretised likelihood
@@ -81,14 +81,6 @@ def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Te
     log_mass = torch.where(mass > 1e-5, torch.log(mass.clamp_min(1e-12)), log_density)
     log_p = torch.where(x < half_bin, log_cdf_upper, torch.where(x > 1 - half_bin, log_survival_lower, log_mass))
     return -log_p.flatten(1).sum(1)
-
-
-def lstm_update(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM update from pre-activations in ``nn.LSTMCell``'s (i, f, g, o) order: (h, c)."""
-    size = c.shape[1]
-    i, f, _, o = torch.sigmoid(gates).chunk(4, dim=1)
-    c = torch.addcmul(f * c, i, torch.tanh(gates[:, 2 * size : 3 * size]))
-    return o * torch.tanh(c), c
 
 
 class DRAW(nn.Module):

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..layers import HardAttention, SoftAttention, StepwiseAdditiveAttention, sample_location
+from ..layers import HardAttention, SoftAttention, StepwiseAdditiveAttention, lstm_update, sample_location
 
 
 class Memory(NamedTuple):
@@ -252,10 +252,7 @@ class ShowAttendTell(nn.Module):
                 log_probs.append(sample.log_prob)
                 entropies.append(sample.entropy)
             z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (b, D)
-            gates = word_gates[:rows, t] + h_gates + z @ w_z.T  # (b, 4H)
-            i, f, g, o = gates.chunk(4, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)  # (b, H)
-            h = torch.sigmoid(o) * torch.tanh(c)  # (b, H)
+            h, c = lstm_update(word_gates[:rows, t] + h_gates + z @ w_z.T, c)  # (b, H) x 2
             hs.append(h)
             zs.append(z)
             alphas.append(alpha)

@@ -28,10 +28,10 @@ from ..layers import (
     LuongAttention,
     MultiHeadAttention,
     PositionalEncoding,
+    lstm_update,
     padding_mask,
 )
 from ..vocab import PAD_ID as PAD
-from .draw import lstm_update
 
 
 class ClassifierOutput(NamedTuple):
