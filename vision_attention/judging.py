@@ -15,7 +15,7 @@ import torch
 
 from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .data.attributes import IGNORE, attribute_targets, judged_correct
-from .models.judge import SceneJudge
+from .models.scene_judge import SceneJudge
 from .resources import check_int
 
 

@@ -14,7 +14,7 @@ from .checkpoints import CheckpointError, load_checkpoint, model_weights
 from .data.captioning import pad_captions
 from .vocab import Vocabulary, tokenize
 from .models.decoding import beam_search
-from .models.text import build_text_model
+from .models import build_text_model
 from .resources import check_int
 
 

@@ -1,4 +1,4 @@
-"""Trains a :class:`~vision_attention.models.judge.SceneJudge` on the real images of a
+"""Trains a :class:`~vision_attention.models.scene_judge.SceneJudge` on the real images of a
 caption data module, their scenes giving the labels."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from ..checkpoints import KEY
 from ..data.attributes import IGNORE, attribute_targets, judged_correct
-from ..models.judge import SceneJudge
+from ..models.scene_judge import SceneJudge
 
 
 class JudgeModule(L.LightningModule):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ..checkpoints import KEY
 from ..vocab import Vocabulary
 from ..models.decoding import beam_search, greedy
-from ..models.text import sequence_loss
+from ..models.seq2seq import sequence_loss
 
 
 def _datamodule_vocab(module: L.LightningModule) -> Vocabulary | None:

@@ -6,7 +6,7 @@ import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
 from vision_attention.models.decoding import beam_search, greedy
-from vision_attention.models.text import (
+from vision_attention.models import (
     AttentionClassifier,
     Seq2Seq,
     TransformerClassifier,
