@@ -8,6 +8,7 @@ from PIL import Image
 from vision_attention import Drawer
 from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
+from vision_attention.data import collate_images
 from vision_attention.data.digits import ImageArray
 from vision_attention.lit import DrawModule
 from vision_attention.models import DRAW
@@ -20,7 +21,7 @@ def checkpoint(tmp_path_factory):
     folder = tmp_path_factory.mktemp("draw")
     L.seed_everything(0)
     images = torch.bernoulli(torch.full((32, 1, 12, 12), 0.2))
-    loader = torch.utils.data.DataLoader(ImageArray(images), batch_size=16)
+    loader = torch.utils.data.DataLoader(ImageArray(images), batch_size=16, collate_fn=collate_images)
     model = DRAW((1, 12, 12), steps=5, read_n=2, write_n=3, enc_dim=16, dec_dim=16, z_dim=4)
     trainer = L.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         default_root_dir=folder)
@@ -65,7 +66,8 @@ def test_a_captioner_checkpoint_is_not_a_drawer(tmp_path):
 
 def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
     L.seed_everything(0)
-    loader = torch.utils.data.DataLoader(ImageArray(torch.bernoulli(torch.full((16, 1, 12, 12), 0.2))), batch_size=8)
+    loader = torch.utils.data.DataLoader(ImageArray(torch.bernoulli(torch.full((16, 1, 12, 12), 0.2))), batch_size=8,
+                                         collate_fn=collate_images)
     model = DRAW((1, 12, 12), steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8, z_dim=2)
     module = DrawModule(model, compile_steps=True)
     assert "_step" in vars(module.model)  # the instance's step is the compiled one

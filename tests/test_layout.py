@@ -26,3 +26,13 @@ def test_data_modules_are_still_reached_from_the_data_package():
     assert issubclass(data.ShapesCaptionsDataModule, L.LightningDataModule)
     with pytest.raises(AttributeError, match="NoSuchModule"):
         data.NoSuchModule  # noqa: B018
+
+
+def test_every_family_batches_images_under_one_key():
+    from vision_attention.data import ImagesDataModule, ShapesCaptionsDataModule
+
+    for data in (ShapesCaptionsDataModule(train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16),
+                 ImagesDataModule("shapes", train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16)):
+        data.setup()
+        batch = next(iter(data.train_dataloader()))
+        assert "image" not in batch and batch["images"].shape[:2] == (4, 3), type(data).__name__

@@ -7,7 +7,7 @@ from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_cap
 from .dates import DatePairs, make_pairs
 from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist, read_idx
 from .feature_cache import CachedFeatures, FeatureCache
-from .images import BadImageError, load_rgb
+from .images import BadImageError, collate_images, load_rgb
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, read_sentiment_file
 from .shapes import ShapesCaptions
@@ -37,6 +37,7 @@ __all__ = [
     "Vocabulary",
     "check_images",
     "collate_captions",
+    "collate_images",
     "load_binarized_mnist",
     "load_mnist",
     "load_rgb",

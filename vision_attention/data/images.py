@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import default_collate
 
 
 class BadImageError(ValueError):
@@ -108,3 +109,10 @@ def load_rgb(path: str | Path) -> Image.Image:
         raise BadImageError(f"{path}: not an image Pillow can read") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise BadImageError(f"{path}: cannot decode image ({err})") from err
+
+
+def collate_images(items: list[dict]) -> dict:
+    """Items ``{"image"[, "label"]}`` -> a batch ``{"images": (B, C, H, W)[, "labels": (B,)]}``:
+    the plural keys every family's batches use."""
+    batch = default_collate(items)
+    return {"images" if k == "image" else "labels" if k == "label" else k: v for k, v in batch.items()}

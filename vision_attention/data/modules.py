@@ -25,6 +25,7 @@ from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binari
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, split_indices
 from .shapes import ShapesCaptions
+from .images import collate_images
 from ..vocab import Vocabulary, tokenize
 
 
@@ -380,7 +381,7 @@ class ImagesDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
-        return DataLoader(self.splits[split], batch_size=self.hparams.batch_size, shuffle=shuffle,
+        return DataLoader(self.splits[split], batch_size=self.hparams.batch_size, shuffle=shuffle, collate_fn=collate_images,
                           num_workers=self.hparams.num_workers, persistent_workers=self.hparams.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:

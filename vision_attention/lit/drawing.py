@@ -33,27 +33,27 @@ class DrawModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, betas=(self.hparams.beta1, 0.999))
 
     def model_step(self, batch: dict) -> dict:
-        x = batch["image"]
+        x = batch["images"]
         loss = draw_loss(self.model, self.model(x), x)
         return {"loss": loss.loss, "reconstruction": loss.reconstruction.mean(), "kl": loss.kl.mean()}
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         result = self.model_step(batch)
-        self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["image"]))
+        self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["images"]))
         return result["loss"]
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         result = self.model_step(batch)
-        self.log_dict({f"val/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["image"]))
-        self.log("val/nll", result["loss"], batch_size=len(batch["image"]))
+        self.log_dict({f"val/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["images"]))
+        self.log("val/nll", result["loss"], batch_size=len(batch["images"]))
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         result = self.model_step(batch)
-        size = len(batch["image"])
+        size = len(batch["images"])
         self.log_dict({f"test/{k}": v for k, v in result.items()}, batch_size=size)
         self.log("test/nll", result["loss"], batch_size=size)
         if self.hparams.iwae_samples > 1:
-            iwae = importance_weighted_nll(self.model, batch["image"], self.hparams.iwae_samples).mean()
+            iwae = importance_weighted_nll(self.model, batch["images"], self.hparams.iwae_samples).mean()
             self.log("test/nll_iwae", iwae, batch_size=size)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
