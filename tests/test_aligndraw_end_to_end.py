@@ -11,7 +11,7 @@ from vision_attention.cli import main
 from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.data.attributes import IGNORE, SCHEMAS, shapes_attributes
 from vision_attention.data.shapes import ShapeObject, Scene
-from vision_attention.judging import Judge, judge_drawer
+from vision_attention.inference import Judge, judge_drawer
 from vision_attention.lit import AlignDrawModule, JudgeModule
 from vision_attention.data.attributes import judged_correct
 from vision_attention.models import AlignDRAW, SceneJudge

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from vision_attention.backbones import Backbone
-from vision_attention.captioner import Captioner, beam_bytes
+from vision_attention.inference.captioner import Captioner, beam_bytes
 from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
 from vision_attention.data import ShapesCaptionsDataModule

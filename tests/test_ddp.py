@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from vision_attention.captioner import Captioner
+from vision_attention.inference import Captioner
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from vision_attention.backbones import Backbone
-from vision_attention.captioner import Captioner
+from vision_attention.inference import Captioner
 from vision_attention.data import CaptionFilesDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell

@@ -6,8 +6,9 @@ import random
 import pytest
 from PIL import Image
 
+from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
-from vision_attention.text import TextModel
+from vision_attention.inference import Classifier, Translator
 
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.logger", "false"]
 
@@ -33,7 +34,9 @@ def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config
     assert main(["fit", "--config", f"train/{config}.yaml", "--data.init_args.root", str(sentiment_root),
                  "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(root), *FAST]) == 0
     checkpoint = next(root.rglob("last.ckpt"))
-    results = TextModel.from_checkpoint(checkpoint).classify(["the food was good", "the service was bad"])
+    results = Classifier.from_checkpoint(checkpoint).classify(["the food was good", "the service was bad"])
+    with pytest.raises(CheckpointError, match="a classifier checkpoint; load it with Classifier.from_checkpoint"):
+        Translator.from_checkpoint(checkpoint)
     assert [len(r.weights) for r in results] == [4, 4]
     shares = [sum(r.weights) for r in results]
     if config == "sentiment_lstm_attention":  # unmasked as in the tutorial: the padding holds the rest

@@ -2,7 +2,8 @@
 
 One shared attention core (:mod:`vision_attention.layers`) under Show, Attend and
 Tell captioning, DRAW / alignDRAW image generation and attentive text models.
-``Captioner`` and ``Drawer`` use trained checkpoints.
+``Captioner``, ``Drawer``, ``Classifier``, ``Translator`` and ``Judge``
+(:mod:`vision_attention.inference`) use trained checkpoints.
 """
 
 from .allocator import keep_freed_memory
@@ -10,17 +11,14 @@ from .allocator import keep_freed_memory
 keep_freed_memory()  # before torch allocates: shapes that vary per batch stay fast
 
 __version__ = "0.1.0"
-__all__ = ["Captioner", "Drawer", "__version__"]
+__all__ = ["Captioner", "Classifier", "Drawer", "Judge", "Translator", "__version__"]
+INFERENCE = ("Captioner", "Classifier", "Drawer", "Judge", "Translator")
 
 
 def __getattr__(name: str):
     # Imported on first use, so that `import vision_attention` (and the CLI's --help) stay fast.
-    if name == "Captioner":
-        from .captioner import Captioner
+    if name in INFERENCE:
+        from . import inference
 
-        return Captioner
-    if name == "Drawer":
-        from .drawer import Drawer
-
-        return Drawer
+        return getattr(inference, name)
     raise AttributeError(f"module 'vision_attention' has no attribute {name!r}")

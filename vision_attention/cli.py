@@ -125,7 +125,7 @@ def figure_paths(folder: Path, images: list[Path]) -> list[Path]:
 def run_caption(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from .captioner import Captioner
+    from .inference import Captioner
     from .data.images import BadImageError, load_rgb
     from .resources import check_int
     from .viz import caption_page, caption_section, save_attention_figure, write_atomically
@@ -163,7 +163,7 @@ def run_caption(args: argparse.Namespace) -> int:
 
 
 def run_draw(args: argparse.Namespace) -> int:
-    from .drawer import Drawer
+    from .inference import Drawer
     from .resources import check_int, require_memory
     from .viz import drawing_gif, drawing_strip
 
@@ -182,8 +182,8 @@ def run_draw(args: argparse.Namespace) -> int:
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    from .drawer import Drawer
-    from .judging import Judge, judge_drawer
+    from .inference import Drawer
+    from .inference import Judge, judge_drawer
     from .resources import check_int
 
     check_int("--num", args.num), check_int("--seed", args.seed, low=0)
@@ -194,32 +194,29 @@ def run_judge(args: argparse.Namespace) -> int:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from .text import TextModel
-    from .viz import token_weights_html
+    from .inference import Classifier
+    from .viz import token_weights_html, write_atomically
 
-    model = TextModel.from_checkpoint(args.checkpoint)
-    results = model.classify(args.sentences)
+    results = Classifier.from_checkpoint(args.checkpoint).classify(args.sentences)
     parts = []
     for sentence, result in zip(args.sentences, results):
         print(f"{result.label}\t{result.probability:.3f}\t{sentence}")
         if result.weights is not None:
             parts.append(token_weights_html(result.tokens, result.weights, f"label {result.label} ({result.probability:.0%})"))
     if args.html:
-        args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text("<!doctype html><meta charset=utf-8><body>" + "\n".join(parts) + "</body>\n", encoding="utf-8")
-        print(args.html)
+        page = "<!doctype html><meta charset=utf-8><body>" + "\n".join(parts) + "</body>\n"
+        print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")))
     return 0
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from .inference import Translator
     from .resources import check_int
-    from .text import TextModel
     from .viz import alignment_image
 
     check_int("--beam-size", args.beam_size, high=1000)
-
-    model = TextModel.from_checkpoint(args.checkpoint)
-    for i, (source, result) in enumerate(zip(args.sources, model.translate(args.sources, beam_size=args.beam_size))):
+    translations = Translator.from_checkpoint(args.checkpoint).translate(args.sources, beam_size=args.beam_size)
+    for i, (source, result) in enumerate(zip(args.sources, translations)):
         print(f"{source}\t{result.text}")
         if args.alignment_dir:
             args.alignment_dir.mkdir(parents=True, exist_ok=True)

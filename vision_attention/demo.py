@@ -66,7 +66,7 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     from torchvision.transforms.functional import to_pil_image
 
     from .backbones import Backbone
-    from .captioner import Captioner
+    from .inference import Captioner
     from .data import ShapesCaptionsDataModule
     from .lit import CaptioningModule
     from .models import ShowAttendTell
@@ -112,7 +112,7 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
     import torch
 
     from .data import ImagesDataModule
-    from .drawer import Drawer
+    from .inference import Drawer
     from .lit import DrawModule
     from .models import DRAW
     from .viz import drawing_gif, drawing_strip

@@ -48,7 +48,7 @@ def train_photo_captioner(out: Path, folder: Path, settings) -> tuple[dict, list
     import lightning as L
 
     from .backbones import Backbone
-    from .captioner import Captioner
+    from .inference import Captioner
     from .data import CaptionFilesDataModule
     from .data.images import load_rgb
     from .demo import _trainer

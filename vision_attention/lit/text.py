@@ -1,6 +1,6 @@
 """LightningModules for the text models: sentence classification and sequence to
 sequence. Checkpoints carry the model's class, config and vocabulary, so that
-:class:`vision_attention.text.TextModel` can use them alone."""
+:class:`~vision_attention.inference.Classifier` and :class:`~vision_attention.inference.Translator` can use them alone."""
 
 from __future__ import annotations
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, model_weights
-from .data.attributes import IGNORE, attribute_targets, judged_correct
-from .models.scene_judge import SceneJudge
-from .resources import check_int
+from ..checkpoints import CheckpointError, load_checkpoint, model_weights
+from ..data.attributes import IGNORE, attribute_targets, judged_correct
+from ..models.scene_judge import SceneJudge
+from ..resources import check_int
 
 
 class Judge:
@@ -41,7 +41,7 @@ class Judge:
 
     def dataset(self, split: str, size: int):
         """``size`` scenes of ``split`` ("test" or "compositional"; "val"), as the judge's data module makes them."""
-        from . import data as data_modules
+        from .. import data as data_modules
 
         module_class = getattr(data_modules, self.data["class"])
         args = {**self.data["init_args"], "test_split": split if split != "val" else "test", "test_size": size, "val_size": size}

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import CheckpointError, load_checkpoint, model_weights
-from .data.captioning import pad_captions
-from .vocab import Vocabulary, tokenize
-from .layers import GaussianWindow
-from .models.aligndraw import AlignDRAW
-from .models.draw import DRAW
-from .resources import check_int, require_memory
+from ..checkpoints import CheckpointError, load_checkpoint, model_weights
+from ..data.captioning import pad_captions
+from ..vocab import Vocabulary, tokenize
+from ..layers import GaussianWindow
+from ..models.aligndraw import AlignDRAW
+from ..models.draw import DRAW
+from ..resources import check_int, require_memory
 
 
 @dataclass

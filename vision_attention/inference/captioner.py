@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .checkpoints import load_checkpoint, model_weights
-from .data.images import as_rgb, to_model_input
-from .vocab import Vocabulary
-from .models.decoding import beam_search
-from .models.show_attend_tell import ShowAttendTell
-from .resources import check_int, check_number, require_memory
+from ..checkpoints import load_checkpoint, model_weights
+from ..data.images import as_rgb, to_model_input
+from ..vocab import Vocabulary
+from ..models.decoding import beam_search
+from ..models.show_attend_tell import ShowAttendTell
+from ..resources import check_int, check_number, require_memory
 
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 

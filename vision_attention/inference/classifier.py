@@ -1,0 +1,52 @@
+"""Using a trained sentence classifier: ``Classifier.from_checkpoint(path).classify(sentences)``,
+each label with the attention paid to every word."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..vocab import Vocabulary, tokenize
+from .text_checkpoint import load_text_model
+
+
+@dataclass
+class Classified:
+    label: int
+    probability: float  # of the label
+    tokens: list[str]  # as the model saw them (unknown words as <unk>)
+    weights: list[float] | None  # attention per token; None for the last-state baseline
+
+
+class Classifier:
+    """A trained classifier with its vocabulary.
+
+    Args:
+        model: the network.
+        vocab: its vocabulary.
+        device: where to run.
+    """
+
+    def __init__(self, model: torch.nn.Module, vocab: Vocabulary, device: str | torch.device = "cpu") -> None:
+        self.model, self.vocab, self.device = model.eval().to(device), vocab, torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Classifier":
+        return cls(*load_text_model(path, "classifier", map_location), map_location)
+
+    @torch.no_grad()
+    def classify(self, sentences: Sequence[str]) -> list[Classified]:
+        max_len = self.model.config["max_len"]
+        results = []
+        for sentence in sentences:
+            ids = self.vocab.encode(tokenize(sentence), add_special=False)[:max_len] or [Vocabulary.unk_id]
+            tokens = torch.tensor([ids], device=self.device)
+            out = self.model(tokens, torch.tensor([len(ids)], device=self.device))
+            probs = torch.softmax(out.logits[0], 0)
+            label = int(probs.argmax())
+            weights = None if out.weights is None else out.weights[0, : len(ids)].tolist()  # the words' share
+            results.append(Classified(label, float(probs[label]), self.vocab.decode(ids), weights))
+        return results
