@@ -6,7 +6,8 @@ from .additive_steps import StepwiseAdditiveAttention
 from .gaussian import GaussianAttention, GaussianWindow, filterbank, place_window
 from .local import LocalAttention
 from .luong import LuongAttention
-from .masks import attend, causal_mask, masked_softmax, padding_mask, weighted_sum
+from .attend import KeyedAttention, attend, masked_softmax, weighted_sum
+from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention
 from .pooling import AttentionPooling
 from .positional import PositionalEncoding, sinusoids
@@ -16,6 +17,7 @@ from .spatial import HardAttention, HardAttentionOutput, SoftAttention, sample_l
 
 __all__ = [
     "AdditiveAttention",
+    "KeyedAttention",
     "AttentionPooling",
     "GaussianAttention",
     "GaussianWindow",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .masks import KeyedAttention
+from .attend import KeyedAttention
 
 
 CPU_BLOCK_ELEMENTS = 1 << 21  # 8 MB of float32: the block additive_scores works in on a CPU

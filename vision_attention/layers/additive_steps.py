@@ -8,7 +8,7 @@ added to the others: several passes over the largest tensors of the step, T time
 Here each step adds its gradient in place into one buffer per memory, over its running
 rows only, and the buffers are handed to autograd once. The maths is
 :func:`~vision_attention.layers.additive.additive_scores` followed by
-:func:`~vision_attention.layers.masks.attend`; a test checks values and gradients
+:func:`~vision_attention.layers.attend.attend`; a test checks values and gradients
 against them.
 
 Legend: B batch, b rows still running (a prefix of the batch), S key length,

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from .luong import LuongAttention, LuongScore
-from .masks import key_mask_for, masked_softmax, weighted_sum
+from .attend import key_mask_for, masked_softmax, weighted_sum
 
 
 class LocalAttention(nn.Module):

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from .additive import additive_scores
-from .masks import KeyedAttention
+from .attend import KeyedAttention
 
 LuongScore = Literal["dot", "general", "concat"]
 

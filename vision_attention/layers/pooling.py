@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .masks import attend
+from .attend import attend
 
 
 class AttentionPooling(nn.Module):

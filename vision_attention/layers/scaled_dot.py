@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .masks import causal_mask, masked_softmax, weighted_sum
+from .attend import masked_softmax, weighted_sum
+from .masks import causal_mask
 
 
 class ScaledDotProductAttention(nn.Module):

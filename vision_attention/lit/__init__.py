@@ -3,7 +3,7 @@
 from .callbacks import BudgetDecay, ElapsedMinutes, SaveLastOnStop
 from .captioning import CaptioningModule
 from .drawing import AlignDrawModule, DrawModule
-from .judge import JudgeModule
+from .judging import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
 __all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule"]
