@@ -35,3 +35,21 @@ def test_every_family_batches_images_under_one_key():
         data.setup()
         batch = next(iter(data.train_dataloader()))
         assert "image" not in batch and batch["images"].shape[:2] == (4, 3), type(data).__name__
+
+
+def test_the_readme_layout_names_every_module_and_only_those():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    section = (root / "README.md").read_text().split("## Layout", 1)[1].split("```", 2)[1]
+    named, folder = set(), ""
+    for line in section.splitlines():
+        words, indent = line.split(), len(line) - len(line.lstrip())
+        if indent == 2:  # a top-level entry: a folder, or files of the package's root
+            folder = words[0] if words[0].endswith("/") else ""
+        names = [w for w in words if re.fullmatch(r"[a-z_0-9]+\.py", w)]
+        named |= {(folder if indent > 2 else "") + n for n in names}
+    package = {str(p.relative_to(root / "vision_attention")) for p in (root / "vision_attention").rglob("*.py")
+               if p.name != "__init__.py"}
+    assert named == package
