@@ -3,12 +3,18 @@ import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
 from vision_attention.backbones import Backbone
+from vision_attention.layers import LuongAttention
 from vision_attention.models import ShowAttendTell, caption_loss, hard_attention_loss
 
 
 def tiny_model(attention="soft", gating=True, encoder=True):
+    """attention "luong": a second implementation of the attention contract (Luong's general
+    score, which has no fused path), passed as a module."""
     torch.manual_seed(0)
     backbone = Backbone("tiny", grid=None, width=8) if encoder else None
+    feature_dim = backbone.out_dim if encoder else 6
+    if attention == "luong":
+        attention = LuongAttention(12, feature_dim, "general")
     return ShowAttendTell(20, backbone, feature_dim=None if encoder else 6, embed_dim=8, hidden_dim=12,
                           attn_dim=10, attention=attention, dropout=0.0, gating=gating)
 
@@ -18,7 +24,7 @@ def captions_batch():
     return captions, torch.tensor([5, 3, 6])
 
 
-@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True)])
+@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True), ("luong", True)])
 def test_step_by_step_equals_the_teacher_forced_pass(attention, gating):
     model = tiny_model(attention, gating).eval()
     features = model.encode(torch.rand(3, 3, 32, 32))  # (3, 16, 18)
@@ -42,7 +48,7 @@ def test_step_by_step_equals_the_teacher_forced_pass(attention, gating):
             state = out.state
 
 
-@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True)])
+@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True), ("luong", True)])
 def test_stopping_each_caption_at_its_end_changes_nothing_on_its_words(attention, gating, monkeypatch):
     # Hard attention samples its mode here, so that both passes attend to the same places.
     monkeypatch.setattr(torch, "multinomial", lambda weights, n, generator=None: weights.argmax(-1, keepdim=True))
@@ -72,7 +78,7 @@ def test_stopping_each_caption_at_its_end_changes_nothing_on_its_words(attention
         torch.testing.assert_close(b, a)
 
 
-@pytest.mark.parametrize("attention", ["soft", "hard"])
+@pytest.mark.parametrize("attention", ["soft", "hard", "luong"])
 def test_every_parameter_learns_and_nothing_is_nan(attention):
     model = tiny_model(attention).train()
     images = torch.rand(3, 3, 32, 32)
@@ -120,7 +126,7 @@ def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
     memory = model.memory(features)
     state = model.init_state(memory)
     h = state.h
-    _, alpha = model.attention(h, features, projected_keys=memory.keys, expectation=True)[:2]
+    _, alpha = model.attention(h, features, projected_keys=memory.keys)  # hard attention samples from these weights
     bound = 0.0
     for s in range(4):
         one_hot = torch.zeros(1, 4, dtype=torch.float64)
@@ -189,5 +195,17 @@ def test_config_round_trip_rebuilds_the_same_architecture():
     assert again.config == model.config
     with pytest.raises(ValueError, match="feature_dim"):
         ShowAttendTell(10)
-    with pytest.raises(ValueError, match="'soft' or 'hard'"):
+    with pytest.raises(ValueError, match="'soft', 'hard' or an attention module"):
         ShowAttendTell(10, feature_dim=4, attention="medium")
+
+
+def test_a_module_of_its_own_beam_searches_and_says_it_cannot_be_rebuilt_from_its_config():
+    from vision_attention.models.decoding import beam_search
+
+    model = tiny_model("luong").eval()
+    features = model.encode(torch.rand(2, 3, 32, 32))
+    decoded = beam_search(model, features, beam_size=3, max_len=5)
+    assert decoded.tokens.shape[0] == 2 and decoded.alphas.shape[-1] == features.shape[1]
+    assert model.config["attention"] == "module:LuongAttention"
+    with pytest.raises(ValueError, match="a module of its own \\(LuongAttention\\)"):
+        ShowAttendTell.from_config(model.config)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..layers import HardAttention, SoftAttention, StepwiseAdditiveAttention, lstm_update, sample_location
+from ..layers import AdditiveAttention, SoftAttention, StepwiseAdditiveAttention, lstm_update, sample_location
 
 
 class Memory(NamedTuple):
@@ -75,9 +75,19 @@ class ShowAttendTell(nn.Module):
         embed_dim: E, word embedding size (also the deep output size m).
         hidden_dim: H, LSTM size.
         attn_dim: A, hidden size of f_att.
-        attention: "soft" (deterministic) or "hard" (stochastic).
+        attention: "soft" (deterministic) or "hard" (stochastic) builds the paper's additive
+            f_att; or any attention module honouring the contract below, used softly.
         dropout: dropout before the output layer.
         gating: use the gating scalar beta.
+
+    The attention contract: ``attention.project_keys(features)`` maps (B, L, D) annotations
+    to keys (B, L, ...) computed once per image, and ``attention(h, features,
+    projected_keys=keys)`` maps a (B', H) state to ``(context (B', D), weights (B', L))``,
+    where B' may be G x B rows, G consecutive rows per image (the beams of a beam search).
+    Every :class:`~vision_attention.layers.attend.KeyedAttention` of :mod:`vision_attention.layers`
+    honours it (additive, Luong). The additive one gets the fused teacher-forced path; the
+    others are called once per step. A model with a module of its own cannot be rebuilt
+    from its config alone (``from_config``): build it, then load the weights.
     """
 
     beams_share_memory = True  # see decoding.StepDecoder
@@ -90,13 +100,13 @@ class ShowAttendTell(nn.Module):
         embed_dim: int = 512,
         hidden_dim: int = 512,
         attn_dim: int = 512,
-        attention: Literal["soft", "hard"] = "soft",
+        attention: Literal["soft", "hard"] | nn.Module = "soft",
         dropout: float = 0.5,
         gating: bool = True,
     ) -> None:
         super().__init__()
-        if attention not in ("soft", "hard"):
-            raise ValueError(f"attention must be 'soft' or 'hard', got {attention!r}")
+        if not isinstance(attention, nn.Module) and attention not in ("soft", "hard"):
+            raise ValueError(f"attention must be 'soft', 'hard' or an attention module, got {attention!r}")
         if feature_dim is None:
             if encoder is None:
                 raise ValueError("ShowAttendTell: give feature_dim when there is no encoder")
@@ -104,14 +114,15 @@ class ShowAttendTell(nn.Module):
         self.config = {
             "vocab_size": vocab_size, "encoder": None if encoder is None else encoder.config,
             "feature_dim": feature_dim, "embed_dim": embed_dim, "hidden_dim": hidden_dim, "attn_dim": attn_dim,
-            "attention": attention, "dropout": dropout, "gating": gating,
+            "attention": attention if isinstance(attention, str) else f"module:{type(attention).__qualname__}",
+            "dropout": dropout, "gating": gating,
         }
         self.encoder = encoder
-        self.attention_type = attention
+        self.attention_type = "hard" if attention == "hard" else "soft"  # hard: locations sampled in training
         self.vocab_size, self.embed_dim, self.hidden_dim = vocab_size, embed_dim, hidden_dim
         self.embed = nn.Embedding(vocab_size, embed_dim)  # E
-        attention_cls = SoftAttention if attention == "soft" else HardAttention
-        self.attention = attention_cls(hidden_dim, feature_dim, attn_dim)  # f_att
+        # f_att; hard attention samples from its weights (sample_location), so both are additive
+        self.attention = SoftAttention(hidden_dim, feature_dim, attn_dim) if isinstance(attention, str) else attention
         self.gate = nn.Linear(hidden_dim, 1) if gating else None  # f_beta
         self.init_h = nn.Linear(feature_dim, hidden_dim)
         self.init_c = nn.Linear(feature_dim, hidden_dim)
@@ -124,6 +135,9 @@ class ShowAttendTell(nn.Module):
     @classmethod
     def from_config(cls, config: dict) -> "ShowAttendTell":
         """Rebuild (with fresh weights) from :attr:`config`."""
+        if str(config.get("attention", "")).startswith("module:"):
+            raise ValueError(f"this captioner's attention is a module of its own ({config['attention'][7:]}): "
+                             "build the model with it, then load the weights")
         encoder = Backbone(**config["encoder"]) if config.get("encoder") else None
         return cls(**{**config, "encoder": encoder})
 
@@ -169,14 +183,10 @@ class ShowAttendTell(nn.Module):
         """
         embedded = self.embed(tokens)  # (B, E)
         log_prob = entropy = None
-        if self.attention_type == "hard":
-            hard = self.attention(state.h, memory.features, projected_keys=memory.keys,
-                                  expectation=expectation if sample_attention else True, generator=generator)
-            context, alpha = hard.context, hard.weights  # (B, D), (B, L)
-            if sample_attention:
-                log_prob, entropy = hard.log_prob, hard.entropy
-        else:
-            context, alpha = self.attention(state.h, memory.features, projected_keys=memory.keys)
+        context, alpha = self.attention(state.h, memory.features, projected_keys=memory.keys)  # (B, D), (B, L)
+        if self.attention_type == "hard" and sample_attention:
+            sample = sample_location(context, alpha, memory.features, expectation, generator)
+            context, log_prob, entropy = sample.context, sample.log_prob, sample.entropy
         z = context if self.gate is None else torch.sigmoid(self.gate(state.h)) * context  # (B, D)
         h, c = self.lstm(torch.cat([embedded, z], dim=1), state)  # (B, H) x 2
         return StepOutput(self._readout(embedded, h, z), alpha, State(h, c), log_prob, entropy)
@@ -209,73 +219,103 @@ class ShowAttendTell(nn.Module):
         """
         hard = self.attention_type == "hard" and (self.training if sample_attention is None else sample_attention)
         batch, steps = captions.shape[0], captions.shape[1] - 1
-        if lengths is None:
-            active = [batch] * steps
-        else:
-            # Longest captions first, so that the captions still running at step t are a
-            # prefix of the batch: their rows are views, and the padding costs nothing
-            # (about 40% of the steps of a batch of 1-3 object scenes).
-            order = torch.argsort(lengths, descending=True, stable=True)
-            restore = torch.argsort(order)  # sorted rows -> the batch's order
-            features, captions = features.index_select(0, order), captions.index_select(0, order)
-            if isinstance(expectation, Tensor):
-                expectation = expectation[order]
-            real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T) real words
-            active = real.sum(0).tolist()  # captions still running at each step
+        rows = _Rows(batch, steps, lengths)
+        features, captions = rows.sort(features), rows.sort(captions)
+        if isinstance(expectation, Tensor):
+            expectation = rows.sort(expectation)
         memory = self.memory(features)
-        h, c = self.init_state(memory)
         embedded = self.embed(captions[:, :-1])  # (B, T, E)
-        E, H, A = self.embed_dim, self.hidden_dim, self.attention.query_proj.out_features
+        trace = self._recur(memory, embedded, rows.active, hard, expectation, generator)
+        states, contexts, alphas, log_probs, entropies = (rows.unsort(xs) for xs in trace)  # (B, T, ...)
+        logits = self._readout_words(rows.unsort_rows(embedded), states, contexts, rows)  # (B, T, V)
+        return TeacherForced(logits, alphas, log_probs, entropies)
+
+    def _recur(self, memory: Memory, embedded: Tensor, active: list[int], hard: bool, expectation, generator) -> tuple:
+        """The LSTM over the T steps, step t on the ``active[t]`` captions still running:
+        per-step lists of h_t, z_t, alpha_t (and for hard attention log p(s_t), H[alpha_t])."""
+        h, c = self.init_state(memory)
+        E, H = self.embed_dim, self.hidden_dim
         w_ih = self.lstm.weight_ih  # (4H, E + D)
         word_gates = embedded @ w_ih[:, :E].T + self.lstm.bias_ih + self.lstm.bias_hh  # (B, T, 4H)
         w_z = w_ih[:, E:]  # (4H, D)
-        # h_{t-1} feeds the LSTM, f_att's query and f_beta: one matmul for the three.
-        fused = [self.lstm.weight_hh, self.attention.query_proj.weight]
-        fused_bias = [torch.zeros_like(self.lstm.bias_hh), self.attention.query_proj.bias]
-        if self.gate is not None:
-            fused.append(self.gate.weight)
-            fused_bias.append(self.gate.bias)
-        w_fused, b_fused = torch.cat(fused), torch.cat(fused_bias)  # (4H + A [+ 1], H)
-        attend_step = StepwiseAdditiveAttention(memory.keys, memory.features, self.attention.v.weight[0])
-        hs, zs, alphas, log_probs, entropies = [], [], [], [], []
+        w_fused, b_fused, attend = self._fused_query(memory)
+        trace = ([], [], [], [], [])  # h, z, alpha, log p(s), entropy
         for t, rows in enumerate(active):
             if rows == 0:  # every caption has ended
                 break
             h, c = h[:rows], c[:rows]  # the captions still running
-            projected = torch.addmm(b_fused, h, w_fused.T)  # (b, 4H + A [+ 1])
-            h_gates, query = projected[:, : 4 * H], projected[:, 4 * H : 4 * H + A]  # (b, 4H), (b, A)
-            context, alpha = attend_step(query)  # (b, D), (b, L)
+            projected = torch.addmm(b_fused, h, w_fused.T)  # (b, 4H [+ A] [+ 1]): h_{t-1}'s products
+            context, alpha = attend(projected[:, 4 * H :], h, rows)  # (b, D), (b, L)
             if hard:
                 running = expectation[:rows] if isinstance(expectation, Tensor) else expectation
                 sample = sample_location(context, alpha, memory.features[:rows], running, generator)
                 context = sample.context
-                log_probs.append(sample.log_prob)
-                entropies.append(sample.entropy)
+                trace[3].append(sample.log_prob)
+                trace[4].append(sample.entropy)
             z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (b, D)
-            h, c = lstm_update(word_gates[:rows, t] + h_gates + z @ w_z.T, c)  # (b, H) x 2
-            hs.append(h)
-            zs.append(z)
-            alphas.append(alpha)
+            h, c = lstm_update(word_gates[:rows, t] + projected[:, : 4 * H] + z @ w_z.T, c)  # (b, H) x 2
+            for out, value in zip(trace, (h, z, alpha)):
+                out.append(value)
+        return trace
 
-        def stack(xs: list[Tensor]) -> Tensor | None:
-            """Per-step outputs of the running captions -> (B, T, ...), 0 where a caption has ended."""
-            if not xs:
-                return None
-            out = nn.utils.rnn.pad_sequence(xs)  # (B, T', ...)
-            if out.shape[1] < steps:
-                out = torch.cat([out, out.new_zeros(batch, steps - out.shape[1], *out.shape[2:])], dim=1)
-            return out if lengths is None else out.index_select(0, restore)  # index_select: a cheap backward
+    def _fused_query(self, memory: Memory):
+        """h_{t-1} feeds the LSTM, f_beta and (additive attention) f_att's query: one matmul
+        for all. Returns its weight and bias and ``attend(query_part, h, rows) -> (z, alpha)``."""
+        fused = [self.lstm.weight_hh]
+        fused_bias = [torch.zeros_like(self.lstm.bias_hh)]
+        if type(self.attention) in (AdditiveAttention, SoftAttention):  # the paper's f_att: fused, hand-written backward
+            fused.append(self.attention.query_proj.weight)
+            fused_bias.append(self.attention.query_proj.bias)
+            A = self.attention.query_proj.out_features
+            step = StepwiseAdditiveAttention(memory.keys, memory.features, self.attention.v.weight[0])
+            attend = lambda projected, h, rows: step(projected[:, :A])  # noqa: E731
+        else:  # any other attention: called on the running rows
+            attend = lambda projected, h, rows: self.attention(  # noqa: E731
+                h, memory.features[:rows], projected_keys=memory.keys[:rows])
+        if self.gate is not None:
+            fused.append(self.gate.weight)
+            fused_bias.append(self.gate.bias)
+        return torch.cat(fused), torch.cat(fused_bias), attend
 
-        states, contexts = stack(hs), stack(zs)  # (B, T, H), (B, T, D)
-        if lengths is None:
-            logits = self._readout(embedded, states, contexts)  # (B, T, V)
-        else:  # the deep output of the real words only
-            embedded = embedded.index_select(0, restore)
-            words = real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
-            pick = lambda x: x.flatten(0, 1).index_select(0, words)  # noqa: E731  (B, T, .) -> (N, .)
-            read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
-            logits = read.new_zeros(batch * steps, self.vocab_size).index_copy(0, words, read).view(batch, steps, -1)
-        return TeacherForced(logits, stack(alphas), stack(log_probs), stack(entropies))
+    def _readout_words(self, embedded: Tensor, states: Tensor, contexts: Tensor, rows: "_Rows") -> Tensor:
+        """The deep output (B, T, V), over the real words only when lengths are known (0 elsewhere)."""
+        if rows.real is None:
+            return self._readout(embedded, states, contexts)
+        words = rows.real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
+        pick = lambda x: x.flatten(0, 1).index_select(0, words)  # noqa: E731  (B, T, .) -> (N, .)
+        read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
+        return read.new_zeros(rows.batch * rows.steps, self.vocab_size).index_copy(0, words, read).view(rows.batch, rows.steps, -1)
+
+
+class _Rows:
+    """Which captions run at each step of a teacher-forced pass. With lengths, the batch is
+    taken longest first, so that the captions still running at step t are a prefix of it:
+    their rows are views, and the padding costs nothing (about 40% of the steps of a batch
+    of 1-3 object scenes)."""
+
+    def __init__(self, batch: int, steps: int, lengths: Tensor | None) -> None:
+        self.batch, self.steps, self.real, self.order = batch, steps, None, None
+        self.active = [batch] * steps
+        if lengths is not None:
+            self.order = torch.argsort(lengths, descending=True, stable=True)
+            self.restore = torch.argsort(self.order)  # sorted rows -> the batch's order
+            self.real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T) real words
+            self.active = self.real.sum(0).tolist()  # captions still running at each step
+
+    def sort(self, x: Tensor) -> Tensor:
+        return x if self.order is None else x.index_select(0, self.order)
+
+    def unsort_rows(self, x: Tensor) -> Tensor:
+        return x if self.order is None else x.index_select(0, self.restore)  # index_select: a cheap backward
+
+    def unsort(self, xs: list[Tensor]) -> Tensor | None:
+        """Per-step outputs of the running captions -> (B, T, ...), 0 where a caption has ended."""
+        if not xs:
+            return None
+        out = nn.utils.rnn.pad_sequence(xs)  # (B, T', ...)
+        if out.shape[1] < self.steps:
+            out = torch.cat([out, out.new_zeros(self.batch, self.steps - out.shape[1], *out.shape[2:])], dim=1)
+        return self.unsort_rows(out)
 
 
 def caption_loss(
