@@ -37,9 +37,25 @@ def test_gaussian_kl_matches_torch_distributions():
     torch.testing.assert_close(gaussian_kl(mu_q, ls_q, mu_p, ls_p), expected)
 
 
-def test_compile_steps_says_alignDRAW_has_no_compiled_step_rather_than_doing_nothing():
-    with pytest.raises(NotImplementedError, match="AlignDRAW"):
-        small_model().compile_steps()
+def test_every_public_method_of_alignDRAW_runs():
+    """Its own methods only, each called: none inherited from DRAW that cannot run here."""
+    from torch import nn
+
+    model = small_model().eval()
+    own = {n for n in dir(AlignDRAW) if not n.startswith("_") and not hasattr(nn.Module, n)} | {"forward"}
+    x, captions, lengths = torch.rand(2, 3, 12, 12), torch.tensor([[1, 4, 7, 2], [1, 5, 2, 0]]), torch.tensor([4, 3])
+    h = torch.zeros(2, 48)
+    called = {
+        "from_config": AlignDRAW.from_config(model.config).config == model.config,
+        "encode_caption": model.encode_caption(captions, lengths)[0].shape == (2, 4, 24),
+        "prior_params": model.prior_params(h)[0].shape == (2, 6),
+        "read": model.read(x, x, h)[0].shape == (2, 2 * 3 * 3 * 3),
+        "write": model.write(h)[0].shape == x.shape,
+        "reconstruction_nll": model.reconstruction_nll(torch.zeros_like(x), x).shape == (2,),
+        "forward": model(x, captions, lengths).canvases.shape == (6, 2, 3, 12, 12),
+        "generate": model.generate(captions, lengths).canvases.shape == (6, 2, 3, 12, 12),
+    }
+    assert set(called) == own and all(called.values()), called
 
 
 def test_padding_gets_no_word_attention_and_changes_nothing():

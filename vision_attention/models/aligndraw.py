@@ -14,7 +14,7 @@ A bidirectional LSTM reads the caption y into h^lang_1..N. For t = 1..T:
 
 The loss is -log D(x | c_T) + sum_t KL(Q(Z_t | ...) || P(Z_t | h^gen_{t-1})), the KL
 between two diagonal Gaussians in closed form. Read, write, the inference LSTM and the
-posterior are DRAW's own modules; the word attention is
+posterior are DRAW's parts (composed, not inherited); the word attention is
 :class:`~vision_attention.layers.AdditiveAttention`.
 
 Legend: B batch, S caption length, T steps, Z latent size, L language state (both directions).
@@ -28,9 +28,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..layers import AdditiveAttention, GaussianWindow, padding_mask
+from ..layers import AdditiveAttention, GaussianAttention, GaussianWindow, padding_mask
 from ..vocab import PAD_ID as PAD
-from .draw import DRAW, LOG_SIGMA_RANGE, DrawLoss
+from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, write, zero_states
 
 
 class AlignDrawOutput(NamedTuple):
@@ -52,8 +52,10 @@ def gaussian_kl(mu_q: Tensor, log_sigma_q: Tensor, mu_p: Tensor, log_sigma_p: Te
     return (log_sigma_p - log_sigma_q + 0.5 * (variance_ratio + mean_term - 1)).sum(dim=(0, 2))
 
 
-class AlignDRAW(DRAW):
-    """DRAW conditioned on a caption.
+class AlignDRAW(nn.Module):
+    """DRAW conditioned on a caption. It holds DRAW's parts (read, write, the inference LSTM
+    and posterior; :func:`~vision_attention.models.draw.read` and ``write``) beside its own
+    language model, word attention, generative LSTM and learned prior, and has its own step.
 
     Args:
         vocab_size: caption vocabulary size (<pad> = 0).
@@ -81,14 +83,46 @@ class AlignDRAW(DRAW):
         lang_dim: int = 128,
         align_dim: int = 128,
     ) -> None:
-        super().__init__(image_shape, steps, read_n, write_n, enc_dim, dec_dim, z_dim, attention, likelihood)
-        self.config.pop("read_source"), self.config.pop("backbone")  # pixels only
-        self.config.update(vocab_size=vocab_size, embed_dim=embed_dim, lang_dim=lang_dim, align_dim=align_dim)
+        super().__init__()
+        if likelihood not in ("bernoulli", "logistic"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
+        channels, height, width = image_shape
+        self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
+        self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
+        self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
+                       "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
+                       "likelihood": likelihood, "vocab_size": vocab_size, "embed_dim": embed_dim,
+                       "lang_dim": lang_dim, "align_dim": align_dim}
+        if attention:  # DRAW's Gaussian read and write; without them, whole images
+            self.reader = GaussianAttention(dec_dim, height, width, read_n)
+            self.writer = GaussianAttention(dec_dim, height, width, write_n)
+            read_size, write_size = 2 * channels * read_n * read_n, channels * write_n * write_n
+        else:
+            read_size, write_size = 2 * channels * height * width, channels * height * width
+        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)  # LSTM_inf
+        self.decoder = nn.LSTMCell(z_dim + 2 * lang_dim, dec_dim)  # LSTM_gen, input [z_t, s_t]
+        self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma of Q
+        self.write_content = nn.Linear(dec_dim, write_size)
+        if likelihood == "logistic":
+            self.log_scale = nn.Parameter(torch.full((channels,), -2.0))
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.language = nn.LSTM(embed_dim, lang_dim, batch_first=True, bidirectional=True)
         self.align = AdditiveAttention(dec_dim, 2 * lang_dim, align_dim)
-        self.decoder = nn.LSTMCell(z_dim + 2 * lang_dim, dec_dim)  # input [z_t, s_t]
         self.prior = nn.Linear(dec_dim, 2 * z_dim)  # mu, log sigma before their tanh
+
+    @classmethod
+    def from_config(cls, config: dict) -> "AlignDRAW":
+        return cls(**{**config, "image_shape": tuple(config["image_shape"])})
+
+    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
+        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
+
+    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+        return read(getattr(self, "reader", None), x, x_hat, h_dec)
+
+    def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
 
     def encode_caption(self, captions: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """h^lang (B, S, L), the mask of real words (B, S) and the projected keys (B, S, A)."""
@@ -109,13 +143,10 @@ class AlignDRAW(DRAW):
     def _attend(self, h_dec: Tensor, words: Tensor, mask: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         return self.align(h_dec, words, mask=mask, projected_keys=keys)
 
-    def compile_steps(self, **options) -> "AlignDRAW":
-        raise NotImplementedError("compile_steps() compiles DRAW's own pass; AlignDRAW's pass has no compiled step yet")
-
     def forward(self, x: Tensor, captions: Tensor, lengths: Tensor, generator: torch.Generator | None = None) -> AlignDrawOutput:
         """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] given its captions (B, S)."""
         words, mask, keys = self.encode_caption(captions, lengths)
-        h_enc, c_enc, h_dec, c_dec = self._states(x.shape[0], x.device, x.dtype)
+        h_enc, c_enc, h_dec, c_dec = zero_states(x.shape[0], self.encoder.hidden_size, self.decoder.hidden_size, x.device, x.dtype)
         canvas = torch.zeros_like(x)
         trace = []
         for _ in range(self.steps):
@@ -126,7 +157,7 @@ class AlignDRAW(DRAW):
             h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
             mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
             log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
+            z = mu + torch.exp(log_sigma) * standard_noise(mu, self.z_dim, generator)
             h_dec, c_dec, canvas, write_window = self._decode(z, context, h_dec, c_dec, canvas)
             trace.append((canvas, mu, log_sigma, z, read_window, write_window, prior_mu, prior_log_sigma, weights))
         return self._aligned_output(trace, with_reads=True)
@@ -136,13 +167,13 @@ class AlignDRAW(DRAW):
         """Draw one image per caption (B, S) from the prior, step by step."""
         words, mask, keys = self.encode_caption(captions, lengths)
         batch = captions.shape[0]
-        _, _, h_dec, c_dec = self._states(batch, words.device, words.dtype)
+        _, _, h_dec, c_dec = zero_states(batch, self.encoder.hidden_size, self.decoder.hidden_size, words.device, words.dtype)
         canvas = torch.zeros(batch, *self.image_shape, device=words.device, dtype=words.dtype)
         trace = []
         for _ in range(self.steps):
             context, weights = self._attend(h_dec, words, mask, keys)
             mu, log_sigma = self.prior_params(h_dec)
-            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
+            z = mu + torch.exp(log_sigma) * standard_noise(mu, self.z_dim, generator)
             h_dec, c_dec, canvas, write_window = self._decode(z, context, h_dec, c_dec, canvas)
             trace.append((canvas, mu, log_sigma, z, None, write_window, mu, log_sigma, weights))
         return self._aligned_output(trace, with_reads=False)

@@ -83,6 +83,41 @@ def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Te
     return -log_p.flatten(1).sum(1)
 
 
+# ----- the parts DRAW and alignDRAW share -------------------------------------------------
+def read(reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+    """Eq. 27 through the reader's own :meth:`GaussianAttention.read`, or without attention
+    (``reader`` None) the whole image and error image: -> (B, read size), the window."""
+    if reader is None:
+        return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+    return reader.read(x, x_hat, h_dec)
+
+
+def write(writer: GaussianAttention | None, content: Tensor, h_dec: Tensor, image_shape: tuple[int, int, int]) -> tuple[Tensor, GaussianWindow | None]:
+    """Eq. 29 through the writer's own :meth:`GaussianAttention.write` of the (B, C*N*N)
+    patch contents, or without attention (``writer`` None) the (B, C*H*W) canvas itself."""
+    if writer is None:
+        return content.view(-1, *image_shape), None
+    return writer.write(content.view(-1, image_shape[0], writer.n, writer.n), h_dec)
+
+
+def image_nll(likelihood: str, log_scale: Tensor | None, logits: Tensor, x: Tensor) -> Tensor:
+    """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
+    if likelihood == "logistic":
+        return discretized_logistic_nll(logits, log_scale, x)
+    return bernoulli_nll(logits, x)
+
+
+def zero_states(batch: int, enc: int, dec: int, device, dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """h_enc, c_enc, h_dec, c_dec at t = 0: (B, enc) x 2, (B, dec) x 2."""
+    zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)  # noqa: E731
+    return zeros(enc), zeros(enc), zeros(dec), zeros(dec)
+
+
+def standard_noise(like: Tensor, z_dim: int, generator: torch.Generator | None) -> Tensor:
+    """(B, Z) standard normal noise for the B rows of ``like``, on its device and dtype."""
+    return torch.randn(like.shape[0], z_dim, generator=generator, device=like.device, dtype=like.dtype)
+
+
 class DRAW(nn.Module):
     """The DRAW network.
 
@@ -170,9 +205,7 @@ class DRAW(nn.Module):
 
     def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
         """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
-        if self.likelihood == "logistic":
-            return discretized_logistic_nll(logits, self.log_scale, x)
-        return bernoulli_nll(logits, x)
+        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
 
     # ----- read and write ---------------------------------------------------------
     def _glimpse(self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor) -> tuple[Tensor, GaussianWindow]:
@@ -195,29 +228,20 @@ class DRAW(nn.Module):
         return GaussianAttention.paint(content.view(-1, channels, self.write_n, self.write_n), window), window
 
     def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 27 through the reader's own :meth:`GaussianAttention.read` (a feature-map read
-        places the same window on the map)."""
-        if not self.attention:
-            return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+        """Eq. 27 (:func:`read`); a feature-map read places the same window on the map."""
         if features is None:
-            return self.reader.read(x, x_hat, h_dec)
+            return read(getattr(self, "reader", None), x, x_hat, h_dec)
         return self._glimpse(x, x_hat, features, self.reader.params(h_dec))
 
     def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 29 through the writer's own :meth:`GaussianAttention.write`."""
-        content = self.write_content(h_dec)  # (B, C*N*N), or (B, C*H*W) without attention
-        if not self.attention:
-            return content.view(-1, *self.image_shape), None
-        return self.writer.write(content.view(-1, self.image_shape[0], self.write_n, self.write_n), h_dec)
+        """Eq. 29 (:func:`write`)."""
+        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
 
     def _states(self, batch: int, device, dtype) -> tuple[Tensor, ...]:
-        enc, dec = self.encoder.hidden_size, self.decoder.hidden_size
-        zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)  # noqa: E731
-        return zeros(enc), zeros(enc), zeros(dec), zeros(dec)
+        return zero_states(batch, self.encoder.hidden_size, self.decoder.hidden_size, device, dtype)
 
     def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
-        """(B, Z) standard normal noise for the B images of ``like``, on its device and dtype."""
-        return torch.randn(like.shape[0], self.z_dim, generator=generator, device=like.device, dtype=like.dtype)
+        return standard_noise(like, self.z_dim, generator)
 
     # ----- the inference pass: fused and reference -----------------------------------
     def _fused_weights(self) -> tuple[Tensor, Tensor, list[int], Tensor, Tensor]:
