@@ -16,11 +16,11 @@ def test_each_caption_length_keeps_its_own_moving_average():
     lengths = torch.tensor([4, 3, 6])  # 3, 2 and 5 words with <end>
     batch = {"images": torch.rand(3, 3, 32, 32), "captions": captions, "lengths": lengths}
     torch.manual_seed(1)
-    module.model_step(batch, module.features(batch))
+    module.losses(batch, module.features(batch))
     torch.manual_seed(1)  # the same draws again (the expectation coin, then the locations)
     torch.rand(3)
     out = model(module.features(batch), captions, sample_attention=True, expectation=torch.zeros(3, dtype=torch.bool),
-                lengths=lengths)  # as model_step calls it, so that the draws match
+                lengths=lengths)  # as losses calls it, so that the draws match
     nll = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), captions[:, 1:], reduction="none")
     nll = (nll * (torch.arange(5)[None] < (lengths - 1)[:, None])).sum(1)
     expected = torch.zeros_like(module.baseline)

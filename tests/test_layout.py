@@ -53,3 +53,13 @@ def test_the_readme_layout_names_every_module_and_only_those():
     package = {str(p.relative_to(root / "vision_attention")) for p in (root / "vision_attention").rglob("*.py")
                if p.name != "__init__.py"}
     assert named == package
+
+
+def test_every_lightning_module_says_its_checkpoint_kind():
+    import lightning as L
+
+    from vision_attention import lit
+
+    modules = [getattr(lit, n) for n in lit.__all__ if isinstance(getattr(lit, n), type)
+               and issubclass(getattr(lit, n), L.LightningModule) and n != "VisionModule"]
+    assert len(modules) == 6 and all(issubclass(m, lit.VisionModule) and m.kind for m in modules)

@@ -1,7 +1,6 @@
 """alignDRAW: the KL against torch.distributions, padding kept out of the word attention,
 and a tiny model that learns to draw what its caption says."""
 
-import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 

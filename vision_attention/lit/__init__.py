@@ -1,9 +1,11 @@
 """Thin LightningModules: each receives a model and owns the loop."""
 
+from .base import VisionModule
 from .callbacks import BudgetDecay, ElapsedMinutes, SaveLastOnStop
 from .captioning import CaptioningModule
 from .drawing import AlignDrawModule, DrawModule
 from .judging import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule"]
+__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule",
+           "SaveLastOnStop", "Seq2SeqModule", "VisionModule"]

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-import lightning as L
 import torch
 
-from ..checkpoints import KEY as CHECKPOINT_KEY
-from ..vocab import Vocabulary
 from ..metrics import caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
+from .base import VisionModule
 
 MAX_WORDS = 63  # longer captions share the baseline of 63 words
 
 
-class CaptioningModule(L.LightningModule):
+class CaptioningModule(VisionModule):
     """Trains a :class:`ShowAttendTell`.
 
     Args:
@@ -52,6 +50,8 @@ class CaptioningModule(L.LightningModule):
             figures rather than every validation.
     """
 
+    kind = "captioner"
+
     def __init__(
         self,
         model: ShowAttendTell,
@@ -69,41 +69,21 @@ class CaptioningModule(L.LightningModule):
         max_len: int = 30,
         official_metrics: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(model)
         self.save_hyperparameters(ignore=["model"])
-        self.model = model
-        self.vocab: Vocabulary | None = None
         self.register_buffer("baseline", torch.zeros(MAX_WORDS + 1))  # REINFORCE baseline per number of words, saved with the run
         self._eval: dict[str, list] = {}
 
     # ----- wiring ------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        super().setup(stage)  # the vocabulary
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.vocab is None and datamodule is not None and getattr(datamodule, "vocab", None) is None:
-            datamodule.setup(stage)
-        if datamodule is not None and getattr(datamodule, "vocab", None) is not None:
-            if self.vocab is not None and self.vocab != datamodule.vocab:
-                raise ValueError("the data's vocabulary differs from the one this model was trained with")
-            self.vocab = datamodule.vocab
         if datamodule is not None and hasattr(datamodule, "use_encoder") and self.model.encoder is not None:
             datamodule.use_encoder(self.model.encoder)  # a no-op unless the data caches features
-        if self.vocab is not None and len(self.vocab) != self.model.vocab_size:
-            raise ValueError(f"vocabulary has {len(self.vocab)} words but the model expects {self.model.vocab_size}")
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        image_size = getattr(datamodule, "hparams", {}).get("image_size")  # what Captioner resizes to
-        checkpoint[CHECKPOINT_KEY] = {
-            "kind": "captioner",
-            "model_config": self.model.config,
-            "vocab": None if self.vocab is None else self.vocab.to_dict(),
-            "image_size": image_size,
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        saved = checkpoint.get(CHECKPOINT_KEY, {})
-        if saved.get("vocab"):
-            self.vocab = Vocabulary.from_dict(saved["vocab"])
+    def checkpoint_extra(self) -> dict:
+        data = self.datamodule_hparams()
+        return {"image_size": None if data is None else data[1].get("image_size")}  # what Captioner resizes to
 
     def configure_optimizers(self):
         encoder = self.model.encoder
@@ -121,7 +101,9 @@ class CaptioningModule(L.LightningModule):
     def features(self, batch: dict) -> torch.Tensor:
         return batch["features"] if "features" in batch else self.model.encode(batch["images"])
 
-    def model_step(self, batch: dict, features: torch.Tensor) -> dict:
+    def losses(self, batch: dict, features: torch.Tensor) -> dict:
+        """The teacher-forced loss and its parts (and for hard attention the REINFORCE terms,
+        updating the baseline)."""
         captions, lengths = batch["captions"], batch["lengths"]
         sampling = self.training and self.model.attention_type == "hard"
         expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
@@ -150,15 +132,18 @@ class CaptioningModule(L.LightningModule):
                     self.baseline[seen] = decay * self.baseline[seen] + (1 - decay) * total[seen] / count[seen]
         return result
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        result = self.model_step(batch, self.features(batch))
-        self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["captions"]))
+    def model_step(self, batch: dict, split: str) -> torch.Tensor:
+        """Training: the loss. Validation and test: also decode, scored at the epoch's end."""
+        features = self.features(batch)
+        result = self.losses(batch, features)
+        if split == "train":
+            self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["captions"]))
+        else:
+            self.log(f"{split}/tf_loss", result["loss"], batch_size=len(batch["captions"]))
+            self._decode(batch, features, split)
         return result["loss"]
 
-    def _evaluate(self, batch: dict, prefix: str) -> None:
-        features = self.features(batch)
-        result = self.model_step(batch, features)
-        self.log(f"{prefix}/tf_loss", result["loss"], batch_size=len(batch["captions"]))
+    def _decode(self, batch: dict, features: torch.Tensor, prefix: str) -> None:
         decoded = beam_search(self.model, features, self.hparams.beam_size, max_len=self.hparams.max_len)
         store = self._eval.setdefault(prefix, [])
         image_size = tuple(batch["images"].shape[-2:]) if "images" in batch else None
@@ -166,12 +151,6 @@ class CaptioningModule(L.LightningModule):
             words = self.vocab.decode(decoded.tokens[i].tolist())
             scene = batch["scenes"][i] if "scenes" in batch else None
             store.append((words, batch["references"][i], scene, decoded.alphas[i, : len(words)].cpu(), image_size))
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
 
     def _report(self, prefix: str) -> dict[str, float]:
         store = self._eval.pop(prefix, [])

@@ -4,49 +4,21 @@ sequence. Checkpoints carry the model's class, config and vocabulary, so that
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import KEY
-from ..vocab import Vocabulary
 from ..models.decoding import beam_search, greedy
 from ..models.seq2seq import sequence_loss
+from .base import VisionModule
 
 
-def _datamodule_vocab(module: L.LightningModule) -> Vocabulary | None:
-    trainer = module._trainer
-    datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
-    return getattr(datamodule, "vocab", None)
-
-
-class _TextModule(L.LightningModule):
-    kind = ""
-
+class _TextModule(VisionModule):
     def __init__(self, model: torch.nn.Module, lr: float) -> None:
-        super().__init__()
+        super().__init__(model)
         self.save_hyperparameters(ignore=["model"])
-        self.model = model
-        self.vocab: Vocabulary | None = None
-
-    def setup(self, stage: str) -> None:
-        vocab = _datamodule_vocab(self)
-        if vocab is not None:
-            if len(vocab) != self.model.config["vocab_size"]:
-                raise ValueError(f"the data's vocabulary has {len(vocab)} entries, the model expects {self.model.config['vocab_size']}")
-            self.vocab = vocab
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[KEY] = {"kind": self.kind, "model_class": type(self.model).__name__, "model_config": self.model.config,
-                           "vocab": None if self.vocab is None else self.vocab.to_dict()}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        saved = checkpoint.get(KEY, {})
-        if saved.get("vocab"):
-            self.vocab = Vocabulary.from_dict(saved["vocab"])
 
 
 class ClassifierModule(_TextModule):
@@ -64,26 +36,16 @@ class ClassifierModule(_TextModule):
     def __init__(self, model: torch.nn.Module, lr: float = 1e-3, embedding_l2: float = 0.0) -> None:
         super().__init__(model, lr)
 
-    def _step(self, batch: dict, split: str) -> torch.Tensor:
+    def model_step(self, batch: dict, split: str) -> torch.Tensor:
         logits = self.model(batch["tokens"], batch["length"]).logits
         loss = F.cross_entropy(logits, batch["label"])
         accuracy = (logits.argmax(1) == batch["label"]).float().mean()
         size = len(batch["label"])
         self.log_dict({f"{split}/loss": loss, f"{split}/acc": accuracy}, prog_bar=split != "train", batch_size=size)
-        return loss
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        if self.hparams.embedding_l2:
+        if split == "train" and self.hparams.embedding_l2:
             embedding = getattr(self.model, "embedding", None) or self.model.encoder.embedding
             loss = loss + self.hparams.embedding_l2 * embedding.weight.square().sum()
         return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._step(batch, "test")
 
 
 def exact_match(tokens: torch.Tensor, target_out: torch.Tensor) -> torch.Tensor:
@@ -109,25 +71,17 @@ class Seq2SeqModule(_TextModule):
     def __init__(self, model: torch.nn.Module, lr: float = 1e-3, beam_size: int = 5, max_len: int = 20) -> None:
         super().__init__(model, lr)
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        target = batch["target"]
-        logits, _ = self.model(batch["source"], target[:, :-1])
-        loss = sequence_loss(logits, target[:, 1:])
-        self.log("train/loss", loss, prog_bar=True, batch_size=len(target))
-        return loss
-
-    def _evaluate(self, batch: dict, split: str, beam: bool) -> None:
+    def model_step(self, batch: dict, split: str) -> torch.Tensor:
+        """Teacher-forced loss; evaluation also decodes greedily, and test with beam search."""
         target, size = batch["target"], len(batch["target"])
         logits, _ = self.model(batch["source"], target[:, :-1])
-        self.log(f"{split}/loss", sequence_loss(logits, target[:, 1:]), batch_size=size)
+        loss = sequence_loss(logits, target[:, 1:])
+        self.log(f"{split}/loss", loss, prog_bar=split == "train", batch_size=size)
+        if split == "train":
+            return loss
         decoded = greedy(self.model, batch["source"], max_len=self.hparams.max_len)
         self.log(f"{split}/exact", exact_match(decoded.tokens, target[:, 1:]).float().mean(), prog_bar=True, batch_size=size)
-        if beam:
+        if split == "test":
             decoded = beam_search(self.model, batch["source"], self.hparams.beam_size, max_len=self.hparams.max_len)
             self.log(f"{split}/exact_beam", exact_match(decoded.tokens, target[:, 1:]).float().mean(), batch_size=size)
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val", beam=False)
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test", beam=True)
+        return loss
