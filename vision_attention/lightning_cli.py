@@ -106,11 +106,18 @@ def _error_path(message: str) -> tuple[list[str], list[str], str]:
     error; only the first branch of a Union is followed (the others say "Expected None")."""
     keys: list[str] = []
     classes: list[str] = []
-    reason = ""
+    reason = expected = ""
     for line in message.splitlines():
         text = line.strip().removeprefix("- ")
+        if expected and text.startswith("Given value type: "):
+            continue
+        if expected and text.startswith("Given value: "):  # a Union's first type: the value's own kind
+            reason = f"{expected}. Got value: {text.removeprefix('Given value: ')}"
+            break
         if text.startswith(("Expected a <class 'NoneType'>", "Given value")):
             break
+        if re.fullmatch(r"Expected a (typing\.Literal\[.*\]|<class '\w+'>)", text) and not expected:
+            expected = text
         if match := re.match(r'Parser key "([^"]+)":\s*(.*)', text):
             keys.append(match.group(1))
             reason = match.group(2) or reason
