@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from ..vocab import Vocabulary, tokenize
-from .text_checkpoint import load_text_model
+from .text_checkpoint import TextInference
 
 
 @dataclass
@@ -21,21 +20,10 @@ class Classified:
     weights: list[float] | None  # attention per token; None for the last-state baseline
 
 
-class Classifier:
-    """A trained classifier with its vocabulary.
+class Classifier(TextInference):
+    """A trained classifier with its vocabulary: ``Classifier.from_checkpoint(path)``."""
 
-    Args:
-        model: the network.
-        vocab: its vocabulary.
-        device: where to run.
-    """
-
-    def __init__(self, model: torch.nn.Module, vocab: Vocabulary, device: str | torch.device = "cpu") -> None:
-        self.model, self.vocab, self.device = model.eval().to(device), vocab, torch.device(device)
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Classifier":
-        return cls(*load_text_model(path, "classifier", map_location), map_location)
+    kind = "classifier"
 
     @torch.no_grad()
     def classify(self, sentences: Sequence[str]) -> list[Classified]:

@@ -1,4 +1,5 @@
-"""Loading a trained text model (classifier or translator) with its vocabulary."""
+"""What the classifier and the translator share: loading a trained text model of their kind
+with its vocabulary."""
 
 from __future__ import annotations
 
@@ -24,3 +25,22 @@ def load_text_model(path: str | Path, kind: str, map_location: str | torch.devic
     model = build_text_model(info["model_class"], info["model_config"])
     model.load_state_dict(model_weights(checkpoint))
     return model, Vocabulary.from_dict(info["vocab"])
+
+
+class TextInference:
+    """A trained text model of ``kind`` with its vocabulary.
+
+    Args:
+        model: the network.
+        vocab: its vocabulary.
+        device: where to run.
+    """
+
+    kind = ""
+
+    def __init__(self, model: torch.nn.Module, vocab: Vocabulary, device: str | torch.device = "cpu") -> None:
+        self.model, self.vocab, self.device = model.eval().to(device), vocab, torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):
+        return cls(*load_text_model(path, cls.kind, map_location), map_location)

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from ..data.captioning import pad_captions
 from ..models.decoding import beam_search
 from ..resources import check_int
-from ..vocab import Vocabulary
-from .text_checkpoint import load_text_model
+from .text_checkpoint import TextInference
 
 
 @dataclass
@@ -24,21 +22,10 @@ class Translation:
     alignment: torch.Tensor  # (len(target), len(source)) attention
 
 
-class Translator:
-    """A trained seq2seq model with its vocabulary.
+class Translator(TextInference):
+    """A trained seq2seq model with its vocabulary: ``Translator.from_checkpoint(path)``."""
 
-    Args:
-        model: the network.
-        vocab: its vocabulary.
-        device: where to run.
-    """
-
-    def __init__(self, model: torch.nn.Module, vocab: Vocabulary, device: str | torch.device = "cpu") -> None:
-        self.model, self.vocab, self.device = model.eval().to(device), vocab, torch.device(device)
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Translator":
-        return cls(*load_text_model(path, "translator", map_location), map_location)
+    kind = "translator"
 
     @torch.no_grad()
     def translate(self, sources: Sequence[str], beam_size: int = 1, max_len: int = 20) -> list[Translation]:
