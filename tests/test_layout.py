@@ -48,6 +48,9 @@ def test_the_readme_layout_names_every_module_and_only_those():
         words, indent = line.split(), len(line) - len(line.lstrip())
         if indent == 2:  # a top-level entry: a folder, or files of the package's root
             folder = words[0] if words[0].endswith("/") else ""
+        elif indent == 4 and words[0].endswith("/"):  # a folder inside one
+            folder = folder.split("/")[0] + "/" + words[0]
+            continue
         names = [w for w in words if re.fullmatch(r"[a-z_0-9]+\.py", w)]
         named |= {(folder if indent > 2 else "") + n for n in names}
     package = {str(p.relative_to(root / "vision_attention")) for p in (root / "vision_attention").rglob("*.py")

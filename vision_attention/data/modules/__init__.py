@@ -1,0 +1,14 @@
+"""LightningDataModules: everything a model trains on comes through here, on one base
+(:class:`SplitsDataModule`). Each module has deterministic splits, a padding collate with
+lengths where sequences vary, and ``num_workers``; modules with words build their
+:class:`~vision_attention.vocab.Vocabulary` in ``setup`` and keep it in their
+``state_dict``, so that it travels inside checkpoints."""
+
+from .base import SplitsDataModule, data_root, weights_fingerprint
+from .captions import CaptionDataModule, CaptionFilesDataModule, MNISTCaptionsDataModule, ShapesCaptionsDataModule
+from .images import ImagesDataModule
+from .text import DatesDataModule, SentimentDataModule, collate_dates
+
+__all__ = ["CaptionDataModule", "CaptionFilesDataModule", "DatesDataModule", "ImagesDataModule", "MNISTCaptionsDataModule",
+           "SentimentDataModule", "ShapesCaptionsDataModule", "SplitsDataModule", "collate_dates", "data_root",
+           "weights_fingerprint"]

@@ -1,0 +1,99 @@
+"""The base of every LightningDataModule here: splits made once, loaders over them with the
+family's collate, the vocabulary (when the data has words) kept in the run's state, and
+where the data sets live (``$VISION_ATTENTION_DATA``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ...vocab import Vocabulary
+
+
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A hash of a module's weights, so that caches of differently trained encoders differ."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def data_root(subfolder: str) -> Path | None:
+    """``$VISION_ATTENTION_DATA/subfolder`` when the variable is set."""
+    root = os.environ.get("VISION_ATTENTION_DATA")
+    return Path(root) / subfolder if root else None
+
+
+def _require(path: str | Path | None, what: str, env_folder: str) -> Path:
+    if path is None:
+        path = data_root(env_folder)
+    if path is None:
+        raise FileNotFoundError(f"{what}: give its folder, or set VISION_ATTENTION_DATA (looked for {env_folder}/ in it)")
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what}: {path} does not exist")
+    return path
+
+
+class SplitsDataModule(L.LightningDataModule):
+    """Subclasses save their hyperparameters (with ``batch_size`` and ``num_workers``) and
+    define ``make_splits``; ``make_vocab`` when the data has words (or set ``self.vocab``
+    while making the splits); ``dataset`` to wrap a split; ``collate`` for their batches."""
+
+    collate = None  # DataLoader's default
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vocab: Vocabulary | None = None
+        self.splits: dict[str, Dataset] = {}
+
+    def make_splits(self) -> dict[str, Dataset]:
+        raise NotImplementedError
+
+    def make_vocab(self) -> Vocabulary | None:
+        return None
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.splits:
+            self.splits = self.make_splits()
+        if self.vocab is None:
+            self.vocab = self.make_vocab()
+
+    @property
+    def vocab_size(self) -> int:
+        if self.vocab is None:
+            self.setup()
+        return len(self.vocab)
+
+    def dataset(self, split: str, train: bool) -> Dataset:
+        return self.splits[split]
+
+    def _loader(self, split: str, train: bool) -> DataLoader:
+        self.setup()
+        if split not in self.splits:
+            raise ValueError(f"{type(self).__name__} has no {split} split (it has {', '.join(self.splits)})")
+        workers = self.hparams.num_workers
+        return DataLoader(self.dataset(split, train), batch_size=self.hparams.batch_size, shuffle=train,
+                          num_workers=workers, collate_fn=type(self).collate, persistent_workers=workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def state_dict(self) -> dict:
+        return {"vocab": self.vocab.to_dict()} if self.vocab is not None else {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if "vocab" in state_dict:
+            self.vocab = Vocabulary.from_dict(state_dict["vocab"])
