@@ -64,6 +64,9 @@ def test_the_time_budget_counts_when_it_runs_out_first():
     spent = BudgetDecay.progress(SimpleNamespace(estimated_stepping_batches=100, global_step=10, callbacks=[timer]))
     assert spent == pytest.approx(0.8)
     assert decay_factor(spent, 0.4) == pytest.approx(0.5)
+    steps_only = BudgetDecay.progress(SimpleNamespace(estimated_stepping_batches=100, global_step=10, callbacks=[timer]),
+                                      clock=False)
+    assert steps_only == pytest.approx(0.1)  # the clock stops the run but does not set the schedule
 
 
 def test_a_resumed_run_continues_the_schedule(tmp_path):

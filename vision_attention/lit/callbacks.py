@@ -136,15 +136,17 @@ class BudgetDecay(L.Callback):
 
     Args:
         share: the part of the budget, in (0, 1], over which the rate falls to zero.
+        clock: count ``max_time`` as budget. False: steps alone set the schedule, so that
+            a slower machine trains the same model (``max_time`` then only stops a run).
     """
 
-    def __init__(self, share: float = 0.25) -> None:
+    def __init__(self, share: float = 0.25, clock: bool = True) -> None:
         if not 0.0 < share <= 1.0:
             raise ValueError(f"BudgetDecay: share must be in (0, 1], got {share}")
-        self.share = share
+        self.share, self.clock = share, clock
 
     @staticmethod
-    def progress(trainer) -> float:
+    def progress(trainer, clock: bool = True) -> float:
         """The spent part of the budget, in [0, 1]."""
         from lightning.pytorch.callbacks import Timer
 
@@ -152,7 +154,7 @@ class BudgetDecay(L.Callback):
         steps = trainer.estimated_stepping_batches
         if steps != float("inf") and steps > 0:
             spent = trainer.global_step / steps
-        for timer in (c for c in trainer.callbacks if isinstance(c, Timer)):
+        for timer in (c for c in trainer.callbacks if clock and isinstance(c, Timer)):
             remaining = timer.time_remaining()
             if remaining is not None:
                 elapsed = timer.time_elapsed()
@@ -160,7 +162,7 @@ class BudgetDecay(L.Callback):
         return min(1.0, spent)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        factor = decay_factor(self.progress(trainer), self.share)
+        factor = decay_factor(self.progress(trainer, self.clock), self.share)
         for optimizer in trainer.optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
