@@ -183,18 +183,3 @@ class Backbone(ImageEncoder):
         # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
         self.config = {"name": name, "weights": None, "grid": grid, "trainable_blocks": trainable_blocks,
                        "width": width, "downsample": downsample}
-
-
-def build_backbone(
-    name: str = "resnet50",
-    *,
-    weights: str | None = None,
-    progress: bool = True,
-    grid: int | None = 14,
-    trainable_blocks: int = 0,
-    width: int = 64,
-    downsample: int = 8,
-) -> Backbone:
-    """Build an image encoder by name, torchvision style (keyword-only ``weights``/``progress``);
-    see :class:`Backbone` for the arguments."""
-    return Backbone(name, weights, grid, trainable_blocks, width, downsample, progress)

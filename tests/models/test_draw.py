@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
+from vision_attention.backbones import Backbone
 from vision_attention.models.draw import (
     DRAW,
     discretized_logistic_nll,
@@ -69,7 +70,7 @@ def test_importance_weighted_bound_is_tighter_than_the_elbo():
 VARIANTS = {
     "attention": dict(image_shape=(3, 12, 10), attention=True),
     "no attention": dict(image_shape=(3, 12, 10), attention=False),
-    "features": dict(image_shape=(1, 16, 16), read_source="features", backbone={"width": 4}),
+    "features": dict(image_shape=(1, 16, 16), read_source="features", backbone=Backbone("tiny", grid=None, width=4, downsample=4)),
     "logistic": dict(image_shape=(2, 8, 8), likelihood="logistic"),
 }
 
@@ -192,3 +193,12 @@ def test_compiled_steps_give_the_reference_pass_and_its_gradients():
     torch.testing.assert_close(compiled, reference)
     for name in reference_grads:
         torch.testing.assert_close(compiled_grads[name], reference_grads[name], msg=name)
+
+
+def test_a_feature_reading_draw_rebuilds_from_its_config_and_from_a_config_of_before():
+    model = DRAW((1, 16, 16), steps=2, read_n=2, write_n=3, enc_dim=6, dec_dim=6, z_dim=3, read_source="features",
+                 backbone=Backbone("tiny", grid=None, width=4, downsample=4))
+    rebuilt = DRAW.from_config(model.config)
+    rebuilt.load_state_dict(model.state_dict())  # the same backbone, parameter for parameter
+    older = {**model.config, "backbone": {"width": 4}}  # checkpoints stored only the arguments that differ
+    DRAW.from_config(older).load_state_dict(model.state_dict())

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..backbones import Backbone
 from ..layers import GaussianAttention, GaussianWindow, lstm_update, place_window
 
 LOG_SIGMA_RANGE = (-8.0, 4.0)  # keeps exp() finite: sigma in [3e-4, 55]
@@ -136,8 +137,9 @@ class DRAW(nn.Module):
             "features" reads the glimpse of x from a CNN feature map of the image (computed
             once per image by :class:`~vision_attention.backbones.Backbone`, placed by the
             same window rescaled to the map) beside the pixel glimpse of the error image.
-        backbone: keyword arguments of :func:`~vision_attention.backbones.build_backbone` for
-            ``read_source="features"`` (default: the small ``tiny`` CNN, 4x down-sampling).
+        backbone: the :class:`~vision_attention.backbones.Backbone` of ``read_source="features"``,
+            as Show, Attend and Tell takes its encoder (default: the small ``tiny`` CNN, 4x
+            down-sampling, width 16).
     """
 
     def __init__(
@@ -152,7 +154,7 @@ class DRAW(nn.Module):
         attention: bool = True,
         likelihood: Literal["bernoulli", "logistic"] = "bernoulli",
         read_source: Literal["pixels", "features"] = "pixels",
-        backbone: dict | None = None,
+        backbone: Backbone | None = None,
     ) -> None:
         super().__init__()
         if likelihood not in ("bernoulli", "logistic"):
@@ -167,7 +169,7 @@ class DRAW(nn.Module):
         self.read_n, self.write_n = read_n, write_n
         self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
                        "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
-                       "likelihood": likelihood, "read_source": read_source, "backbone": backbone}
+                       "likelihood": likelihood, "read_source": read_source, "backbone": None}
         if attention:
             self.reader = GaussianAttention(dec_dim, height, width, read_n)
             self.writer = GaussianAttention(dec_dim, height, width, write_n)
@@ -175,10 +177,8 @@ class DRAW(nn.Module):
         else:
             read_size, write_size = 2 * channels * height * width, channels * height * width
         if read_source == "features":
-            from ..backbones import build_backbone
-
-            options = {"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(backbone or {})}
-            self.features = build_backbone(**options)
+            self.features = backbone if backbone is not None else Backbone("tiny", grid=None, width=16, downsample=4)
+            self.config["backbone"] = self.features.config
             self.feature_shape = self._feature_shape()  # (D, h, w)
             read_size = (self.feature_shape[0] + channels) * read_n * read_n
         self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
@@ -190,7 +190,12 @@ class DRAW(nn.Module):
 
     @classmethod
     def from_config(cls, config: dict) -> "DRAW":
-        return cls(**{**config, "image_shape": tuple(config["image_shape"])})
+        """Rebuild (with fresh weights) from :attr:`config`; the backbone from its own config
+        (checkpoints before it was an object stored only the arguments that differ)."""
+        backbone = None
+        if config.get("read_source") == "features":
+            backbone = Backbone(**{"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(config.get("backbone") or {})})
+        return cls(**{**config, "image_shape": tuple(config["image_shape"]), "backbone": backbone})
 
     def _feature_shape(self) -> tuple[int, int, int]:
         self.features.eval()  # no batch-norm statistics from the probe
