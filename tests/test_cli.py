@@ -115,3 +115,13 @@ def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters
 def test_numbers_out_of_range_are_refused_before_any_work(argv, message, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {message}"]
+
+
+def test_short_flags_reach_settings_nested_in_the_model_and_data():
+    """--model.model.steps, not --model.init_args.model.init_args.steps (both work)."""
+    from vision_attention.lightning_cli import VisionAttentionCLI
+
+    cli = VisionAttentionCLI(subclass_mode_model=True, subclass_mode_data=True, run=False,
+                             args=["--config", str(ROOT / "train" / "draw_shapes.yaml"), "--model.model.steps", "3",
+                                   "--model.lr", "0.01", "--data.batch_size", "7", "--trainer.logger", "false"])
+    assert (cli.model.model.steps, cli.model.hparams.lr, cli.datamodule.hparams.batch_size) == (3, 0.01, 7)

@@ -39,7 +39,7 @@ class VisionAttentionCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         """Lightning would overwrite the config with the hyperparameters stored in the
         ``--ckpt_path`` checkpoint, silently undoing flags such as
-        ``validate --model.init_args.beam_size 1``. Here the config and flags say how to
+        ``validate --model.beam_size 1``. Here the config and flags say how to
         run; the checkpoint gives the weights (a model of another shape fails to load)."""
 
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:

@@ -187,12 +187,19 @@ def drawing_gif(drawing, path: str | Path, duration_ms: int = 80, loop: int = 0,
     return path
 
 
-def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3) -> Path:
-    """A PNG row per image of selected steps (default: 8 evenly spaced, the last included)."""
+def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3,
+                  originals: torch.Tensor | None = None) -> Path:
+    """A PNG row per image of selected steps (default: 8 evenly spaced, the last included),
+    each with the window of that step in red; ``originals`` (n, C, H, W), the images a
+    reconstruction redraws, come first in each row."""
     canvases = drawing.canvases
-    total = canvases.shape[0]
+    total, _, _, height, width = canvases.shape
     steps = list(steps) if steps is not None else sorted({round(i * (total - 1) / 7) for i in range(8)})
-    frames = [_grid(canvases[t], 1, scale) for t in steps]
+    frames = [] if originals is None else [_grid(originals.cpu(), 1, scale)]
+    for t in steps:
+        frames.append(_grid(canvases[t], 1, scale))
+        if drawing.windows is not None:
+            _draw_windows(frames[-1], drawing.windows, t, (height, width), 1, scale)
     strip = Image.new("RGB", (sum(f.width for f in frames), frames[0].height), "white")
     x = 0
     for frame in frames:

@@ -47,6 +47,7 @@ class SplitsDataModule(L.LightningDataModule):
     while making the splits); ``dataset`` to wrap a split; ``collate`` for their batches."""
 
     collate = None  # DataLoader's default
+    has_words = True  # a vocabulary, and models that take its size
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +68,8 @@ class SplitsDataModule(L.LightningDataModule):
 
     @property
     def vocab_size(self) -> int:
+        if not self.has_words:  # AttributeError: LightningCLI then links no vocabulary size
+            raise AttributeError(f"{type(self).__name__} has no vocabulary")
         if self.vocab is None:
             self.setup()
         return len(self.vocab)

@@ -35,6 +35,7 @@ class ImagesDataModule(SplitsDataModule):
     """
 
     collate = staticmethod(collate_images)
+    has_words = False
 
     def __init__(
         self,
