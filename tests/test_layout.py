@@ -66,3 +66,24 @@ def test_every_lightning_module_says_its_checkpoint_kind():
     modules = [getattr(lit, n) for n in lit.__all__ if isinstance(getattr(lit, n), type)
                and issubclass(getattr(lit, n), L.LightningModule) and n != "VisionModule"]
     assert len(modules) == 6 and all(issubclass(m, lit.VisionModule) and m.kind for m in modules)
+
+
+def test_models_and_layers_import_no_floor_above_them():
+    """layers/ imports nothing of ours; models/ only layers, backbones and the vocabulary."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "vision_attention"
+    allowed = {"layers": set(), "models": {"layers", "backbones", "vocab", "models"}}
+    for floor, may in allowed.items():
+        for path in (package / floor).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 2:  # from ..x import y
+                    assert (node.module or "").split(".")[0] in may, f"{path.name} imports ..{node.module}"
+
+
+def test_the_judge_heads_are_the_data_attributes():
+    from vision_attention.data.attributes import SCHEMAS
+    from vision_attention.models.scene_judge import SCHEMAS as HEADS
+
+    assert HEADS == SCHEMAS

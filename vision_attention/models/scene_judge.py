@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..data.attributes import SCHEMAS
+# The heads and their class counts per scene schema: the attributes of
+# vision_attention.data.attributes.SCHEMAS (a test holds the two equal; a model does not
+# import the data floor).
+SCHEMAS: dict[str, dict[str, int]] = {
+    "shapes": {"count": 2, "relation": 4, "shape_0": 3, "colour_0": 5, "size_0": 2, "shape_1": 3, "colour_1": 5,
+               "size_1": 2},
+    "mnist_captions": {"count": 2, "corner": 4, "relation": 2, "digit_0": 10, "digit_1": 10},
+}
 
 
 class SceneJudge(nn.Module):
