@@ -29,18 +29,13 @@ class CaptionDataModule(SplitsDataModule):
         return CaptionItems(self.splits[split], self.vocab, train)
 
 
-class ShapesCaptionsDataModule(CaptionDataModule):
-    """ShapesCaptions, generated on the fly: no files needed.
+class SceneCaptionsDataModule(CaptionDataModule):
+    """The settings the synthetic scene sets share (ShapesCaptions, MNISTCaptions); each
+    module adds its own and passes these on.
 
     Args:
-        train_size: training scenes.
-        val_size: validation scenes.
-        test_size: test scenes.
-        test_split: "test", or "compositional" for unseen (colour, shape) pairs.
-        image_size: image side in pixels.
-        max_objects: objects per scene, 1..max_objects.
-        eval_max_objects: objects per validation and test scene, if not ``max_objects``
-            (e.g. train on 1-3 objects, evaluate on 1-2).
+        test_split: "test", or "compositional" for combinations never seen in training
+            (unseen (colour, shape) pairs; digit pairs never seen in that order).
         seed: the data set's seed.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
@@ -49,22 +44,30 @@ class ShapesCaptionsDataModule(CaptionDataModule):
             that must read every combination, e.g. ["compositional"].
     """
 
-    def __init__(
-        self,
-        train_size: int = 20000,
-        val_size: int = 500,
-        test_size: int = 1000,
-        test_split: Literal["test", "compositional"] = "test",
-        image_size: int = 64,
-        max_objects: int = 3,
-        eval_max_objects: int | None = None,
-        seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        extra_train_splits: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, test_split: Literal["test", "compositional"] = "test", seed: int = 0, batch_size: int = 64,
+                 num_workers: int = 0, extra_train_splits: tuple[str, ...] = ()) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters()  # the subclass's own arguments too (Lightning reads every __init__ frame)
+
+
+class ShapesCaptionsDataModule(SceneCaptionsDataModule):
+    """ShapesCaptions, generated on the fly: no files needed.
+
+    Args:
+        train_size: training scenes.
+        val_size: validation scenes.
+        test_size: test scenes.
+        image_size: image side in pixels.
+        max_objects: objects per scene, 1..max_objects.
+        eval_max_objects: objects per validation and test scene, if not ``max_objects``
+            (e.g. train on 1-3 objects, evaluate on 1-2).
+        **kwargs: test_split, seed, batch_size, num_workers, extra_train_splits
+            (:class:`SceneCaptionsDataModule`).
+    """
+
+    def __init__(self, train_size: int = 20000, val_size: int = 500, test_size: int = 1000, image_size: int = 64,
+                 max_objects: int = 3, eval_max_objects: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
@@ -81,36 +84,21 @@ class ShapesCaptionsDataModule(CaptionDataModule):
         return Vocabulary(ShapesCaptions.words())
 
 
-class MNISTCaptionsDataModule(CaptionDataModule):
+class MNISTCaptionsDataModule(SceneCaptionsDataModule):
     """MNISTCaptions from MNIST IDX files (train digits for train/val, test digits for test).
 
     Args:
         root: folder with MNIST IDX files; defaults to ``$VISION_ATTENTION_DATA/mnist``.
-        train_size: training scenes.
+        train_size: training scenes (extra training splits draw from the training digits too).
         val_size: validation scenes.
         test_size: test scenes.
-        test_split: "test", or "compositional" for digit pairs never seen in that order.
-        seed: the data set's seed.
-        batch_size: images per batch.
-        num_workers: DataLoader worker processes.
-        extra_train_splits: further splits whose scenes join training (``train_size`` each,
-            from the training digits, with ``seed + 1``); for a judge, e.g. ["compositional"].
+        **kwargs: test_split, seed, batch_size, num_workers, extra_train_splits
+            (:class:`SceneCaptionsDataModule`).
     """
 
-    def __init__(
-        self,
-        root: str | None = None,
-        train_size: int = 20000,
-        val_size: int = 1000,
-        test_size: int = 2000,
-        test_split: Literal["test", "compositional"] = "test",
-        seed: int = 0,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        extra_train_splits: tuple[str, ...] = (),
-    ) -> None:
-        super().__init__()
-        self.save_hyperparameters()
+    def __init__(self, root: str | None = None, train_size: int = 20000, val_size: int = 1000, test_size: int = 2000,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
