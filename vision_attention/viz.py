@@ -269,12 +269,13 @@ def caption_section(name: str, image: Image.Image, words: Sequence[str], alphas:
     import html
 
     words = list(words) + (["<end>"] if alphas.shape[0] > len(words) else [])
-    photo = image.convert("RGB")
+    rgb = image.convert("RGB")
+    photo = rgb.copy()
     photo.thumbnail((photo_side, photo_side), Image.BILINEAR)
     # The model sees the whole photo squeezed to a square, so each map spans the whole photo,
     # shown at its own aspect.
     height = max(1, round(panel * image.height / image.width))
-    base = image.convert("RGB").resize((panel, height), Image.BILINEAR)
+    base = rgb.resize((panel, height), Image.BILINEAR)
     panels = "".join(f"<figure><img src='{_data_uri(overlay(base, alphas[t]))}' width={panel} height={height} "
                      f"alt='attention for {html.escape(word)}'><figcaption>{html.escape(word)}</figcaption></figure>"
                      for t, word in enumerate(words))

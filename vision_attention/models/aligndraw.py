@@ -28,9 +28,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..layers import AdditiveAttention, GaussianAttention, GaussianWindow, padding_mask
+from ..layers import AdditiveAttention, GaussianWindow, padding_mask
 from ..vocab import PAD_ID as PAD
-from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, write, zero_states
+from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, window_parts, write, zero_states
 
 
 class AlignDrawOutput(NamedTuple):
@@ -84,21 +84,16 @@ class AlignDRAW(nn.Module):
         align_dim: int = 128,
     ) -> None:
         super().__init__()
-        if likelihood not in ("bernoulli", "logistic"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
-        channels, height, width = image_shape
+        channels = image_shape[0]
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
         self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
                        "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
                        "likelihood": likelihood, "vocab_size": vocab_size, "embed_dim": embed_dim,
                        "lang_dim": lang_dim, "align_dim": align_dim}
+        reader, writer, read_size, write_size = window_parts(image_shape, read_n, write_n, dec_dim, attention, likelihood)
         if attention:  # DRAW's Gaussian read and write; without them, whole images
-            self.reader = GaussianAttention(dec_dim, height, width, read_n)
-            self.writer = GaussianAttention(dec_dim, height, width, write_n)
-            read_size, write_size = 2 * channels * read_n * read_n, channels * write_n * write_n
-        else:
-            read_size, write_size = 2 * channels * height * width, channels * height * width
+            self.reader, self.writer = reader, writer
         self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)  # LSTM_inf
         self.decoder = nn.LSTMCell(z_dim + 2 * lang_dim, dec_dim)  # LSTM_gen, input [z_t, s_t]
         self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma of Q

@@ -85,6 +85,19 @@ def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Te
 
 
 # ----- the parts DRAW and alignDRAW share -------------------------------------------------
+def window_parts(image_shape: tuple[int, int, int], read_n: int, write_n: int, dec_dim: int, attention: bool,
+                 likelihood: str) -> tuple[GaussianAttention | None, GaussianAttention | None, int, int]:
+    """DRAW's reader and writer, Gaussian windows placed by the decoder state (None without
+    attention: whole images), and the sizes of what they read and write."""
+    if likelihood not in ("bernoulli", "logistic"):
+        raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
+    channels, height, width = image_shape
+    if not attention:
+        return None, None, 2 * channels * height * width, channels * height * width
+    return (GaussianAttention(dec_dim, height, width, read_n), GaussianAttention(dec_dim, height, width, write_n),
+            2 * channels * read_n * read_n, channels * write_n * write_n)
+
+
 def read(reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
     """Eq. 27 through the reader's own :meth:`GaussianAttention.read`, or without attention
     (``reader`` None) the whole image and error image: -> (B, read size), the window."""
@@ -157,25 +170,20 @@ class DRAW(nn.Module):
         backbone: Backbone | None = None,
     ) -> None:
         super().__init__()
-        if likelihood not in ("bernoulli", "logistic"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
         if read_source not in ("pixels", "features"):
             raise ValueError(f"read_source must be 'pixels' or 'features', got {read_source!r}")
         if read_source == "features" and not attention:
             raise ValueError("read_source='features' places glimpses on the feature map: it needs attention=True")
-        channels, height, width = image_shape
+        channels = image_shape[0]
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_source = attention, likelihood, read_source
         self.read_n, self.write_n = read_n, write_n
         self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
                        "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
                        "likelihood": likelihood, "read_source": read_source, "backbone": None}
+        reader, writer, read_size, write_size = window_parts(image_shape, read_n, write_n, dec_dim, attention, likelihood)
         if attention:
-            self.reader = GaussianAttention(dec_dim, height, width, read_n)
-            self.writer = GaussianAttention(dec_dim, height, width, write_n)
-            read_size, write_size = 2 * channels * read_n * read_n, channels * write_n * write_n
-        else:
-            read_size, write_size = 2 * channels * height * width, channels * height * width
+            self.reader, self.writer = reader, writer
         if read_source == "features":
             self.features = backbone if backbone is not None else Backbone("tiny", grid=None, width=16, downsample=4)
             self.config["backbone"] = self.features.config
