@@ -58,6 +58,45 @@ class CaptionedImages(Dataset):
         return {"image": self.transform(image), "captions": record.captions, "path": str(record.path)}
 
 
+# Words a mirror image makes wrong, and what they become.
+MIRROR_WORDS = {"left": "right", "right": "left"}
+
+
+def mirror_captions(captions: list[list[str]]) -> list[list[str]]:
+    """The captions of the mirror image: left and right swapped, every other word kept."""
+    return [[MIRROR_WORDS.get(word, word) for word in caption] for caption in captions]
+
+
+def mirror_image(image: Tensor) -> Tensor:
+    """(..., H, W) -> the same image flipped left to right."""
+    return image.flip(-1)
+
+
+class RandomMirror(Dataset):
+    """Each visit gives the item or its mirror image, at random with even odds: a
+    captioning data set twice as varied, the standard horizontal-flip augmentation.
+
+    Args:
+        plain: the items (``image`` or ``features``, ``captions``).
+        mirrored: the same items from mirror images (their features, for a feature cache),
+            in the same order; their captions are mirrored here.
+    """
+
+    def __init__(self, plain: Dataset, mirrored: Dataset) -> None:
+        if len(plain) != len(mirrored):
+            raise ValueError(f"{len(plain)} items but {len(mirrored)} mirror images")
+        self.plain, self.mirrored = plain, mirrored
+
+    def __len__(self) -> int:
+        return len(self.plain)
+
+    def __getitem__(self, index: int) -> dict | None:
+        if bool(torch.rand(()) < 0.5):
+            return self.plain[index]
+        item = self.mirrored[index]
+        return None if item is None else {**item, "captions": mirror_captions(item["captions"])}
+
+
 class CaptionItems(Dataset):
     """Encodes captions of a source for a model.
 

@@ -11,7 +11,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from ...vocab import Vocabulary
 from ..caption_files import apply_split_lists, check_images, read_captions_txt, read_karpathy_json, seeded_split, split_lists_present
-from ..captioning import CaptionedImages, CaptionItems, collate_captions
+from ..captioning import CaptionedImages, CaptionItems, RandomMirror, collate_captions, mirror_image
 from ..digits import load_mnist
 from ..feature_cache import CachedFeatures, FeatureCache
 from ..mnist_captions import MNISTCaptions
@@ -137,6 +137,9 @@ class CaptionFilesDataModule(CaptionDataModule):
         skip_bad_images: skip undecodable images with a warning instead of failing.
         feature_cache: folder of feature caches; with it, a frozen encoder's features are
             computed once per image (see :meth:`use_encoder`) and training never runs the CNN.
+        mirror: train also on mirror images (left-right flips, "left" and "right" swapped in
+            their captions), each visit taking the photo or its mirror at random; with a
+            feature cache the mirror images' features are cached too.
         batch_size: images per batch.
         num_workers: DataLoader worker processes.
     """
@@ -152,6 +155,7 @@ class CaptionFilesDataModule(CaptionDataModule):
         min_count: int = 5,
         skip_bad_images: bool = False,
         feature_cache: str | None = None,
+        mirror: bool = False,
         batch_size: int = 32,
         num_workers: int = 0,
     ) -> None:
@@ -182,10 +186,14 @@ class CaptionFilesDataModule(CaptionDataModule):
         self._records = self.records()
         transform = partial(to_model_input, size=h.image_size)  # the Captioner's own preprocessing
         by_split = {s: [r for r in self._records if r.split == s] for s in ("train", "val", "test")}
-        return {s: CaptionedImages(rs, transform, h.skip_bad_images) for s, rs in by_split.items()}
+        splits = {s: CaptionedImages(rs, transform, h.skip_bad_images) for s, rs in by_split.items()}
+        if h.mirror:
+            mirrored = CaptionedImages(by_split["train"], partial(_mirrored_input, size=h.image_size), h.skip_bad_images)
+            splits["train"] = RandomMirror(splits["train"], mirrored)
+        return splits
 
     def make_vocab(self) -> Vocabulary:
-        train = self.splits["train"].records
+        train = [r for r in self._records if r.split == "train"]
         return Vocabulary.build((c for r in train for c in r.captions), self.hparams.min_count)
 
     def use_encoder(self, encoder: torch.nn.Module) -> None:
@@ -199,9 +207,20 @@ class CaptionFilesDataModule(CaptionDataModule):
         device = self.trainer.strategy.root_device if self.trainer is not None else "cpu"  # the GPU when training on one
         config = getattr(encoder, "config", {"name": type(encoder).__name__})
         settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(encoder)}
+
+        def cached(images: CaptionedImages, **extra) -> CachedFeatures:
+            cache = FeatureCache(self.hparams.feature_cache, config["name"], {**settings, **extra},
+                                 [str(r.path) for r in images.records])
+            return CachedFeatures(cache.get_or_build(images, encoder, device=device), [r.captions for r in images.records])
+
         for split, images in list(self.splits.items()):
-            if not isinstance(images, CaptionedImages) or not len(images):
-                continue
-            cache = FeatureCache(self.hparams.feature_cache, config["name"], settings, [str(r.path) for r in images.records])
-            features = cache.get_or_build(images, encoder, device=device)
-            self.splits[split] = CachedFeatures(features, [r.captions for r in images.records])
+            if isinstance(images, RandomMirror):
+                self.splits[split] = RandomMirror(cached(images.plain), cached(images.mirrored, mirror=True))
+            elif isinstance(images, CaptionedImages) and len(images):
+                self.splits[split] = cached(images)
+
+
+def _mirrored_input(image, size: int) -> torch.Tensor:
+    from ..images import to_model_input
+
+    return mirror_image(to_model_input(image, size=size))
