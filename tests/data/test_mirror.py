@@ -67,6 +67,7 @@ def test_a_feature_cache_holds_the_mirror_images_features_too(tmp_path):
     data = CaptionFilesDataModule(str(photos(tmp_path)), image_size=8, min_count=1, mirror=True,
                                   feature_cache=str(tmp_path / "cache"))
     data.use_encoder(encoder)
+    data.use_encoder(encoder)  # again, as a test after a fit does: the cached splits stay
     train = data.splits["train"]
     assert isinstance(train.plain, CachedFeatures) and isinstance(train.mirrored, CachedFeatures)
     assert isinstance(data.splits["val"], CachedFeatures)

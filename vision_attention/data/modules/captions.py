@@ -213,8 +213,8 @@ class CaptionFilesDataModule(CaptionDataModule):
                                  [str(r.path) for r in images.records])
             return CachedFeatures(cache.get_or_build(images, encoder, device=device), [r.captions for r in images.records])
 
-        for split, images in list(self.splits.items()):
-            if isinstance(images, RandomMirror):
+        for split, images in list(self.splits.items()):  # splits already cached stay as they are
+            if isinstance(images, RandomMirror) and isinstance(images.plain, CaptionedImages):
                 self.splits[split] = RandomMirror(cached(images.plain), cached(images.mirrored, mirror=True))
             elif isinstance(images, CaptionedImages) and len(images):
                 self.splits[split] = cached(images)
