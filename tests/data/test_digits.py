@@ -86,3 +86,13 @@ def test_torchvision_classes_read_files_already_on_disk(tmp_path):
     with pytest.raises(FileNotFoundError, match="CIFAR10"):
         TorchvisionImages("CIFAR10", tmp_path)
     assert np.array_equal(load_mnist(tmp_path, train=False)[0], images)  # the IDX loader finds MNIST/raw too
+
+
+def test_a_missing_data_folder_says_which_recipe_writes_it(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(FileNotFoundError) as err:
+        ImagesDataModule(source="fashion_mnist", root=str(missing)).setup("fit")
+    assert str(err.value) == f"fashion_mnist: {missing} does not exist; `python datasets/mnist.py --fashion --out {missing}` writes it"
+    monkeypatch.delenv("VISION_ATTENTION_DATA", raising=False)
+    with pytest.raises(FileNotFoundError, match=r"looked for binarized_mnist/ in it\); `python datasets/binarized_mnist.py --out DIR`"):
+        ImagesDataModule(source="binarized_mnist").setup("fit")

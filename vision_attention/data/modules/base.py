@@ -30,14 +30,18 @@ def data_root(subfolder: str) -> Path | None:
     return Path(root) / subfolder if root else None
 
 
-def _require(path: str | Path | None, what: str, env_folder: str) -> Path:
+def _require(path: str | Path | None, what: str, env_folder: str, recipe: str | None = None) -> Path:
+    """The data folder given, else ``$VISION_ATTENTION_DATA/env_folder``; a missing one is
+    an error that says how to get it (``recipe``: the datasets/ command that writes it)."""
     if path is None:
         path = data_root(env_folder)
     if path is None:
-        raise FileNotFoundError(f"{what}: give its folder, or set VISION_ATTENTION_DATA (looked for {env_folder}/ in it)")
+        get = f"; `{recipe} --out DIR` writes it" if recipe else ""
+        raise FileNotFoundError(f"{what}: give its folder, or set VISION_ATTENTION_DATA (looked for {env_folder}/ in it){get}")
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what}: {path} does not exist")
+        get = f"; `{recipe} --out {path}` writes it" if recipe else ""
+        raise FileNotFoundError(f"{what}: {path} does not exist{get}")
     return path
 
 

@@ -102,7 +102,7 @@ class MNISTCaptionsDataModule(SceneCaptionsDataModule):
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
-        root = _require(h.root, "MNIST", "mnist")
+        root = _require(h.root, "MNIST", "mnist", "python datasets/mnist.py")
         digits, labels = load_mnist(root, train=True)
         cut = int(len(digits) * 0.9)  # the last tenth of the training digits serves validation
         test_digits, test_labels = load_mnist(root, train=False)

@@ -46,7 +46,8 @@ class SentimentDataModule(SplitsDataModule):
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
-        pairs = read_sentiment(_require(h.root, "UCI sentiment", "sentiment_labelled_sentences"), tuple(h.sources))
+        root = _require(h.root, "UCI sentiment", "sentiment_labelled_sentences", "python datasets/sentiment.py")
+        pairs = read_sentiment(root, tuple(h.sources))
         train_idx, val_idx = split_indices(len(pairs), h.val_share, h.seed, h.split)
         train = [pairs[i] for i in train_idx]
         self.vocab = self.vocab or Vocabulary.build((tokenize(s) for s, _ in train), h.min_count)  # from training only
