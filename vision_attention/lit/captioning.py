@@ -99,7 +99,11 @@ class CaptioningModule(VisionModule):
 
     # ----- the step shared by train / val / test ----------------------------------
     def features(self, batch: dict) -> torch.Tensor:
-        return batch["features"] if "features" in batch else self.model.encode(batch["images"])
+        if "images" in batch:
+            return self.model.encode(batch["images"])
+        encoder = self.model.encoder  # cached features: a fine-tuned encoder runs its tail on them
+        from_trunk = getattr(encoder, "from_trunk", None)
+        return batch["features"] if from_trunk is None else from_trunk(batch["features"])
 
     def losses(self, batch: dict, features: torch.Tensor) -> dict:
         """The teacher-forced loss and its parts (and for hard attention the REINFORCE terms,

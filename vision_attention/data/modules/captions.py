@@ -198,26 +198,46 @@ class CaptionFilesDataModule(CaptionDataModule):
 
     def use_encoder(self, encoder: torch.nn.Module) -> None:
         """Replace the images of every split by the cached features of a frozen ``encoder``,
-        computing them once (keyed by the encoder's name, settings and weights)."""
+        computing them once (keyed by the encoder's name, settings and weights). When its
+        last blocks are fine-tuned, the cache holds the frozen trunk's output instead, and
+        the model runs the tail on it (``encoder.from_trunk``)."""
         if self.hparams.feature_cache is None:
             return
-        if any(p.requires_grad for p in encoder.parameters()):
-            raise ValueError("feature_cache needs a frozen encoder (trainable_blocks: 0)")
+        fine_tuned = getattr(encoder, "fine_tuned", False)
+        if any(p.requires_grad for p in encoder.parameters()) and not fine_tuned:
+            raise ValueError("feature_cache needs a frozen encoder or trunk (trainable_blocks: 0, "
+                             "or fewer than the encoder's blocks)")
         self.setup()
         device = self.trainer.strategy.root_device if self.trainer is not None else "cpu"  # the GPU when training on one
         config = getattr(encoder, "config", {"name": type(encoder).__name__})
-        settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(encoder)}
+        frozen = torch.nn.Sequential(*encoder.blocks[: encoder.frozen]) if fine_tuned else encoder
+        settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(frozen)}
+        source = _Trunk(encoder) if fine_tuned else encoder
 
         def cached(images: CaptionedImages, **extra) -> CachedFeatures:
             cache = FeatureCache(self.hparams.feature_cache, config["name"], {**settings, **extra},
                                  [str(r.path) for r in images.records])
-            return CachedFeatures(cache.get_or_build(images, encoder, device=device), [r.captions for r in images.records])
+            training = encoder.training  # building the cache puts the encoder in eval mode
+            features = cache.get_or_build(images, source, device=device)
+            encoder.train(training)
+            return CachedFeatures(features, [r.captions for r in images.records])
 
         for split, images in list(self.splits.items()):  # splits already cached stay as they are
             if isinstance(images, RandomMirror) and isinstance(images.plain, CaptionedImages):
                 self.splits[split] = RandomMirror(cached(images.plain), cached(images.mirrored, mirror=True))
             elif isinstance(images, CaptionedImages) and len(images):
                 self.splits[split] = cached(images)
+
+
+class _Trunk(torch.nn.Module):
+    """What a feature cache stores for a fine-tuned encoder: its frozen trunk's output."""
+
+    def __init__(self, encoder: torch.nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encoder.trunk(images)
 
 
 def _mirrored_input(image, size: int) -> torch.Tensor:
