@@ -63,14 +63,15 @@ def test_flickr8k_pipeline_on_a_few_dozen_photos(few_photos, tmp_path):
                                   feature_cache=str(tmp_path / "cache"))
     data.setup()
     assert [len(data.splits[s]) for s in ("train", "val", "test")] == [32, 8, 0]
-    encoder = Backbone("efficientnet_lite0", weights=weights, grid=None, trainable_blocks=0)
+    encoder = Backbone("efficientnet_lite0", weights=weights, grid=None, trainable_blocks=2)  # as the config
     model = ShowAttendTell(len(data.vocab), encoder, embed_dim=32, hidden_dim=64, attn_dim=32)
     module = CaptioningModule(model, beam_size=2, max_len=12)
     trainer = L.Trainer(max_steps=8, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         val_check_interval=4, check_val_every_n_epoch=None, default_root_dir=tmp_path)
     trainer.fit(module, datamodule=data)
     batch = next(iter(data.train_dataloader()))
-    assert batch["features"].shape[1:] == (49, 1280)  # Lite0's 7 x 7 x 1280 map, from the cache
+    assert batch["features"].shape[1:] == (49, 192)  # the frozen trunk's 7 x 7 x 192 map, from the cache
+    assert module.features(batch).shape[1:] == (49, 1280)  # the fine-tuned last stage and head: Lite0's map
     metrics = trainer.callback_metrics
     assert {"val/bleu4", "val/cider_d", "val/distinct_captions", "val/words_used"} <= set(metrics)
     assert 0 < float(metrics["val/distinct_captions"]) <= 1
