@@ -33,14 +33,16 @@ def sat_hard_shapes(vocab_size: int) -> ShowAttendTell:
     return _shapes_captioner(vocab_size, "hard")
 
 
-def _photo_captioner(vocab_size: int, backbone: str, weights: str | None, attention: str, hidden_dim: int) -> ShowAttendTell:
-    encoder = Backbone(backbone, weights=weights, grid=None, trainable_blocks=0)
+def _photo_captioner(vocab_size: int, backbone: str, weights: str | None, attention: str, hidden_dim: int,
+                     trainable_blocks: int = 0) -> ShowAttendTell:
+    encoder = Backbone(backbone, weights=weights, grid=None, trainable_blocks=trainable_blocks)
     return ShowAttendTell(vocab_size, encoder, embed_dim=512, hidden_dim=hidden_dim, attn_dim=512, attention=attention,
                           dropout=0.5)
 
 
 def sat_soft_flickr8k(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
-    return _photo_captioner(vocab_size, "efficientnet_lite0", weights, "soft", 512)
+    """Lite0 with its last stage and head fine-tuned (on a cache of the frozen trunk)."""
+    return _photo_captioner(vocab_size, "efficientnet_lite0", weights, "soft", 512, trainable_blocks=2)
 
 
 def sat_hard_flickr8k(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
