@@ -70,8 +70,18 @@ class ImageEncoder(nn.Module):
 
     def feature_map(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) -> (B, D, h, w)."""
+        return self._tail_map(self._trunk_map(images))
+
+    def _trunk_map(self, images: Tensor) -> Tensor:
+        """The frozen blocks: (B, 3, H, W) -> (B, C, h', w')."""
         x = images if self.mean is None else (images - self.mean) / self.std
-        for block in self.blocks:
+        for block in self.blocks[: self.frozen]:
+            x = block(x)
+        return x
+
+    def _tail_map(self, x: Tensor) -> Tensor:
+        """The trainable blocks and the pooling: (B, C, h', w') -> (B, D, h, w)."""
+        for block in self.blocks[self.frozen :]:
             x = block(x)
         return self.pool(x)
 
@@ -91,10 +101,7 @@ class ImageEncoder(nn.Module):
         encoder's (B, L, D) when every block is frozen."""
         if not self.fine_tuned:
             return self(images)
-        x = images if self.mean is None else (images - self.mean) / self.std
-        for block in self.blocks[: self.frozen]:
-            x = block(x)
-        return x.flatten(2).transpose(1, 2)
+        return self._trunk_map(images).flatten(2).transpose(1, 2)
 
     def from_trunk(self, vectors: Tensor) -> Tensor:
         """The trunk's output (B, L', C) -> annotation vectors (B, L, D), running the tail."""
@@ -105,9 +112,7 @@ class ImageEncoder(nn.Module):
         if side * side != count:
             raise ValueError(f"from_trunk: {count} locations are not a square map")
         x = vectors.transpose(1, 2).reshape(batch, channels, side, side)
-        for block in self.blocks[self.frozen :]:
-            x = block(x)
-        return self.pool(x).flatten(2).transpose(1, 2)
+        return self._tail_map(x).flatten(2).transpose(1, 2)
 
 
 class CoordinateChannels(nn.Module):

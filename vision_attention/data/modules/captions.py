@@ -210,7 +210,7 @@ class CaptionFilesDataModule(CaptionDataModule):
         self.setup()
         device = self.trainer.strategy.root_device if self.trainer is not None else "cpu"  # the GPU when training on one
         config = getattr(encoder, "config", {"name": type(encoder).__name__})
-        frozen = torch.nn.Sequential(*encoder.blocks[: encoder.frozen]) if fine_tuned else encoder
+        frozen = encoder.blocks[: encoder.frozen] if fine_tuned else encoder  # a trained tail keeps the cache
         settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(frozen)}
         source = _Trunk(encoder) if fine_tuned else encoder
 
