@@ -73,8 +73,9 @@ def test_flickr8k_pipeline_on_a_few_dozen_photos(few_photos, tmp_path):
     assert batch["features"].shape[1:] == (49, 192)  # the frozen trunk's 7 x 7 x 192 map, from the cache
     assert module.features(batch).shape[1:] == (49, 1280)  # the fine-tuned last stage and head: Lite0's map
     metrics = trainer.callback_metrics
-    assert {"val/bleu4", "val/cider_d", "val/distinct_captions", "val/words_used"} <= set(metrics)
+    assert {"val/bleu4", "val/cider_d", "val/distinct_captions", "val/words_used", "val/attention_entropy"} <= set(metrics)
     assert 0 < float(metrics["val/distinct_captions"]) <= 1
+    assert 0 < float(metrics["val/attention_entropy"]) <= 1 + 1e-6
     trainer.save_checkpoint(tmp_path / "few.ckpt")
 
     captioner = Captioner.from_checkpoint(tmp_path / "few.ckpt")

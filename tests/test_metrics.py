@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from vision_attention.data import ShapesCaptions
-from vision_attention.metrics import attention_peaks, bleu, caption_metrics, cider_d, coco_metrics, localisation, meteor
+from vision_attention.metrics import attention_entropy, attention_peaks, bleu, caption_metrics, cider_d, coco_metrics, localisation, meteor
 
 HYPS = [["a", "dog", "runs", "on", "the", "grass"], ["two", "cats", "are", "sleeping"], ["a", "man", "rides", "a", "horse"]]
 REFS = [
@@ -88,3 +88,11 @@ def test_localisation_counts_object_words_whose_peak_is_in_their_box():
     grid[0, 1, 2] = 1.0  # row 1, column 2 of a 4 x 4 grid over a 16 x 16 image
     (x, y), = attention_peaks(grid, (16, 16)).tolist()
     assert 8 <= x < 12 and 4 <= y < 8
+
+
+def test_attention_entropy_is_the_categorical_entropy_over_log_l():
+    alphas = torch.softmax(torch.randn(5, 3, 49), -1)
+    expected = torch.distributions.Categorical(probs=alphas).entropy() / math.log(49)
+    assert torch.allclose(attention_entropy(alphas), expected, atol=1e-6)
+    assert torch.allclose(attention_entropy(torch.full((2, 49), 1 / 49)), torch.ones(2))
+    assert torch.equal(attention_entropy(torch.eye(49)[:3]), torch.zeros(3))  # one location each

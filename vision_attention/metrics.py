@@ -1,6 +1,6 @@
 """Caption metrics: BLEU-1..4 (nltk), METEOR (nltk, when WordNet is found), CIDEr-D,
-the official COCO suite when ``pycocoevalcap`` is installed, and attention
-localisation on the synthetic sets.
+the official COCO suite when ``pycocoevalcap`` is installed, attention localisation
+on the synthetic sets, and how spread the attention is (its entropy).
 
 BLEU is corpus BLEU with all references of each image (Papineni et al. 2002).
 CIDEr-D follows Vedantam et al. 2015 ("CIDEr: Consensus-based Image Description
@@ -141,6 +141,23 @@ def caption_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[
     if score is not None:
         out["meteor"] = score
     return out
+
+
+def attention_entropy(alphas: Tensor) -> Tensor:
+    """Entropy of each attention distribution over its L locations divided by log L:
+    1 for uniform attention (the decoder reads the mean context, as without attention),
+    0 for one location. On real photos it tells attention that looks from attention
+    that never learned to.
+
+    Args:
+        alphas: (..., L) attention weights summing to 1 over the last dimension.
+
+    Returns:
+        (...) the normalised entropies.
+    """
+    p = alphas.float()
+    entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
+    return entropy / math.log(p.shape[-1])
 
 
 def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:

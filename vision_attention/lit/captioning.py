@@ -6,7 +6,7 @@ context used with probability 0.5). Validation and test DECODE for real (beam
 search, no teacher forcing) and report BLEU-1..4, CIDEr-D, METEOR when WordNet is
 found, and on the synthetic sets caption correctness and attention localisation
 (``localisation``: the nouns naming objects; ``localisation_words``: every word of
-an object's phrase);
+an object's phrase) and on every set ``attention_entropy`` (1: uniform attention);
 the teacher-forced loss is logged separately as ``val/tf_loss``.
 """
 
@@ -16,7 +16,7 @@ from typing import Literal
 
 import torch
 
-from ..metrics import caption_metrics, coco_metrics, localisation
+from ..metrics import attention_entropy, caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
 from .base import VisionModule
@@ -165,6 +165,8 @@ class CaptioningModule(VisionModule):
         # One sentence for every photo is the classic failure on real photos: count them.
         metrics["distinct_captions"] = len({tuple(h) for h in hyps}) / len(hyps)
         metrics["words_used"] = float(len({w for h in hyps for w in h}))
+        # 1.0: uniform attention, the mean context whatever the word (attention never learned).
+        metrics["attention_entropy"] = torch.cat([attention_entropy(s[3]) for s in store]).mean().item()
         if self.hparams.official_metrics:
             official = coco_metrics(hyps, refs)
             if official is None:
