@@ -33,7 +33,11 @@ class CaptioningModule(VisionModule):
         encoder_lr: learning rate of the fine-tuned blocks of a pretrained encoder.
         weight_decay: weight decay.
         optimizer: "adam" or "rmsprop" (the paper used RMSProp on Flickr8k, Adam on COCO).
-        doubly_stochastic: lambda of the penalty sum_i (1 - sum_t alpha_ti)^2.
+        doubly_stochastic: lambda of the penalty sum_i (1 - sum_t alpha_ti)^2, the paper's
+            regulariser of soft attention (section 4.2.1). Hard attention's alphas learn only
+            from the noisy REINFORCE term and the expected-context rows, and the penalty's
+            steady pull toward equal coverage outweighs them: on Flickr8k, lambda 1 left hard
+            attention uniform (val/attention_entropy 0.999), so its configs use 0.
         reinforce_weight: lambda_r of the REINFORCE term (hard attention).
         entropy_weight: lambda_e of the entropy bonus (hard attention).
         baseline_decay: b <- decay * b + (1 - decay) * log p(y | s, a) (hard attention); one
