@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .layers.spatial import categorical_entropy
+
 Tokens = Sequence[str]
 
 
@@ -155,9 +157,7 @@ def attention_entropy(alphas: Tensor) -> Tensor:
     Returns:
         (...) the normalised entropies.
     """
-    p = alphas.float()
-    entropy = -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
-    return entropy / math.log(p.shape[-1])
+    return categorical_entropy(alphas.float()) / math.log(alphas.shape[-1])
 
 
 def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:

@@ -99,14 +99,17 @@ def sample_location(
     """
     if expectation is True:  # nothing to sample: report the mode, with log-probability 0
         zeros = weights.new_zeros(weights.shape[0])
-        entropy = -(weights * torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))).sum(-1)
-        return HardAttentionOutput(expected, weights, weights.argmax(-1), zeros, entropy)
+        return HardAttentionOutput(expected, weights, weights.argmax(-1), zeros, categorical_entropy(weights))
     location = torch.multinomial(weights.detach(), 1, generator=generator).squeeze(1)  # (B,)
     sampled = values[torch.arange(values.shape[0], device=values.device), location]  # (B, D)
     use_expectation = torch.as_tensor(expectation, device=values.device).expand(location.shape)  # (B,)
     context = torch.where(use_expectation.unsqueeze(1), expected, sampled)  # (B, D)
-    log_weights = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))  # (B, L)
-    log_prob = log_weights.gather(1, location.unsqueeze(1)).squeeze(1)  # (B,)
-    log_prob = log_prob.masked_fill(use_expectation, 0.0)  # (B,)
-    entropy = -(weights * log_weights).sum(-1)  # (B,); masked weights are 0, so add 0
-    return HardAttentionOutput(context, weights, location, log_prob, entropy)
+    chosen = weights.gather(1, location.unsqueeze(1)).squeeze(1)  # (B,) alpha_{s_t}
+    log_prob = torch.log(chosen.clamp_min(torch.finfo(weights.dtype).tiny)).masked_fill(use_expectation, 0.0)  # (B,)
+    return HardAttentionOutput(context, weights, location, log_prob, categorical_entropy(weights))
+
+
+def categorical_entropy(weights: Tensor) -> Tensor:
+    """H[alpha] = -sum_i alpha_i log alpha_i over the last dimension: (..., L) -> (...).
+    Masked locations (weight 0) add 0."""
+    return -(weights * torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))).sum(-1)
