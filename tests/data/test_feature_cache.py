@@ -1,3 +1,7 @@
+import socket
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -63,3 +67,19 @@ def test_an_interrupted_build_leaves_no_valid_cache(tmp_path, images):
     cache.build(images, CountingEncoder(), progress=False)
     cache.header_path.unlink()
     assert not cache.exists()
+
+
+def test_a_build_removes_the_temporaries_of_killed_builds_only(tmp_path, images):
+    ids = [f"img{i}" for i in range(10)]
+    cache = FeatureCache(tmp_path, "tiny", {}, ids)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    here, gone = socket.gethostname(), int(ended.stdout)
+    killed = tmp_path / f"{cache.data_path.name}.tmp-{here}-{gone}"  # its process has ended
+    running = tmp_path / f"{cache.data_path.name}.tmp-{here}-1"  # pid 1 is alive: a build elsewhere
+    remote = tmp_path / f"{cache.data_path.name}.tmp-another-host-{gone}"  # a shared folder
+    other = tmp_path / f"another-cache.f16.tmp-{here}-{gone}"
+    for path in (killed, running, remote, other):
+        path.write_bytes(b"half")
+    cache.build(images, CountingEncoder(), progress=False)
+    assert cache.exists() and not killed.exists()
+    assert running.exists() and remote.exists() and other.exists()

@@ -5,7 +5,8 @@ The features of a list of images are stored as one memory-mapped float16 array
 name, its settings and the image list, so a changed setting makes a new cache.
 Writes are atomic: the array and the header are written to temporary files and
 renamed into place, the header last, so an interrupted run leaves no cache that
-loads as valid. Training from the cache never runs the CNN.
+loads as valid; a killed build's temporary file is removed by the next build on the host.
+Training from the cache never runs the CNN.
 
 Legend: N images, L = h*w locations, D feature size.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -83,8 +85,9 @@ class FeatureCache:
         if len(images) != self.count:
             raise ValueError(f"feature cache: {len(images)} images given, the key was made for {self.count}")
         self.root.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
         encoder = encoder.eval().to(device, memory_format=torch.channels_last)
-        tmp_data = self.data_path.with_suffix(f".f16.tmp{os.getpid()}")
+        tmp_data = self.root / f"{self.data_path.name}.tmp-{_builder()}"
         out = None
         start_time = time.monotonic()
         try:
@@ -115,6 +118,16 @@ class FeatureCache:
                   f"({self.count / max(seconds, 1e-9):.1f} images/s): {self.data_path}")
         return self.load()
 
+    def _remove_stale_temporaries(self) -> None:
+        """Delete this cache's temporary files left by builds on this host that were killed
+        (SIGKILL, or a SIGTERM with no handler, skips the ``finally``): each is as large as the
+        cache. A build still running, here or on another host sharing the folder, keeps its own."""
+        host = _builder().rsplit("-", 1)[0]
+        for path in self.root.glob(f"{self.data_path.name}.tmp-{host}-*"):
+            pid = path.name.rsplit("-", 1)[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                path.unlink(missing_ok=True)
+
     def get_or_build(self, images: Dataset, encoder: nn.Module, **kwargs) -> np.ndarray:
         return self.load() if self.exists() else self.build(images, encoder, **kwargs)
 
@@ -137,6 +150,21 @@ class CachedFeatures(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         return {"features": torch.from_numpy(np.array(self.features[index], dtype=np.float32)), "captions": self.captions[index]}
+
+
+def _builder() -> str:
+    """Host and process id: names a build's temporary file."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:
