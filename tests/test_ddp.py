@@ -26,7 +26,9 @@ def test_ddp_on_two_cpu_processes(tmp_path):
         "--data.init_args.train_size", "64", "--data.init_args.batch_size", "8",
         "--model.init_args.model.init_args.hidden_dim", "32",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    # Prepend, not replace: an environment that finds its packages through PYTHONPATH keeps them.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     rank0, rank1 = torch.load(out / "rank0.pt"), torch.load(out / "rank1.pt")
