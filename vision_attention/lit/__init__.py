@@ -1,11 +1,12 @@
 """Thin LightningModules: each receives a model and owns the loop."""
 
 from .base import VisionModule
-from .callbacks import BudgetDecay, ElapsedMinutes, SaveLastOnStop
+from .callbacks import BudgetDecay, ElapsedMinutes, EMAWeights, SaveLastOnStop
 from .captioning import CaptioningModule
 from .drawing import AlignDrawModule, DrawModule
 from .judging import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "JudgeModule",
+__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "EMAWeights",
+           "JudgeModule",
            "SaveLastOnStop", "Seq2SeqModule", "VisionModule"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 import lightning as L
+import torch
+from lightning.pytorch.callbacks import WeightAveraging
+from torch import Tensor
 
 
 class ElapsedMinutes(L.Callback):
@@ -167,3 +170,30 @@ class BudgetDecay(L.Callback):
             for group in optimizer.param_groups:
                 group["lr"] = group.setdefault("initial_lr", group["lr"]) * factor
         pl_module.log("train/lr_factor", factor, on_step=True, on_epoch=False)
+
+
+class EMAWeights(WeightAveraging):
+    """An exponential moving average of the weights (Polyak averaging), updated after each
+    optimizer step: ``avg = d * avg + (1 - d) * w`` with ``d = min(decay, (1 + n) / (10 + n))``
+    after ``n`` updates, TensorFlow's ``ExponentialMovingAverage`` rule, so that early
+    validations do not see the initial weights. Lightning's ``WeightAveraging`` swaps the
+    average in for validation, saves it as the checkpoint's weights (the raw weights ride
+    along, so a resume continues both), and keeps it at the end of training.
+
+    Args:
+        decay: in (0, 1); 0.999 averages over about the last thousand steps.
+    """
+
+    def __init__(self, decay: float = 0.999) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMAWeights: decay must be in (0, 1), got {decay}")
+        super().__init__(multi_avg_fn=self._update)
+        self.decay = decay
+
+    def _update(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        n = int(num_averaged)
+        decay = min(self.decay, (1 + n) / (10 + n))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - decay)
+        else:  # integer buffers (batch-norm step counts): the current value
+            torch._foreach_copy_(averaged, current)
