@@ -175,10 +175,13 @@ class BudgetDecay(L.Callback):
 class EMAWeights(WeightAveraging):
     """An exponential moving average of the weights (Polyak averaging), updated after each
     optimizer step: ``avg = d * avg + (1 - d) * w`` with ``d = min(decay, (1 + n) / (10 + n))``
-    after ``n`` updates, TensorFlow's ``ExponentialMovingAverage`` rule, so that early
-    validations do not see the initial weights. Lightning's ``WeightAveraging`` swaps the
-    average in for validation, saves it as the checkpoint's weights (the raw weights ride
-    along, so a resume continues both), and keeps it at the end of training.
+    after ``n`` updates, TensorFlow's ``ExponentialMovingAverage`` rule. Lightning's own
+    ``EMAWeightAveraging`` keeps ``decay`` fixed from the first step, so at decay 0.999 the
+    initial weights still carry 0.999 ** 375 = 69% of the average at a validation after 375
+    steps, and 10% after 2250: early validations, and the checkpoint chosen by them, would
+    judge a blend with the untrained model. Lightning's ``WeightAveraging`` swaps the average
+    in for validation, saves it as the checkpoint's weights (the raw weights ride along, so a
+    resume continues both), and keeps it at the end of training.
 
     Args:
         decay: in (0, 1); 0.999 averages over about the last thousand steps.
