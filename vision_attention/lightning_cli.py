@@ -48,6 +48,15 @@ class VisionAttentionCLI(LightningCLI):
             kwargs["ckpt_path"] = resolve_ckpt_path(kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir)
         return kwargs
 
+    def instantiate_trainer(self, **kwargs):
+        """The trainer, writing checkpoints atomically unless the config names its own
+        CheckpointIO. Set here, not in ``trainer_defaults``: jsonargparse cannot write a plugin
+        instance into the run's ``config.yaml``, which then failed to run again."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments(
             "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
@@ -157,7 +166,7 @@ def run(argv: list[str]) -> VisionAttentionCLI:
                 subclass_mode_model=True,
                 subclass_mode_data=True,
                 args=argv,
-                trainer_defaults={"plugins": [AtomicCheckpointIO()], "callbacks": [SaveLastOnStop()]},
+                trainer_defaults={"callbacks": [SaveLastOnStop()]},
                 save_config_kwargs={"overwrite": True},
                 parser_kwargs={"exit_on_error": False},
             )
