@@ -7,6 +7,5 @@ from .drawing import AlignDrawModule, DrawModule
 from .judging import JudgeModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes", "EMAWeights",
-           "JudgeModule",
-           "SaveLastOnStop", "Seq2SeqModule", "VisionModule"]
+__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes",
+           "EMAWeights", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule", "VisionModule"]
