@@ -105,7 +105,6 @@ def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters
     assert validate.trainer.global_step == 0 and "val/bleu4" in validate.trainer.callback_metrics
 
 
-
 def test_the_config_a_run_saves_runs_again_and_checkpoints_stay_atomic(tmp_path):
     """Lightning writes each run's full config to config.yaml, for running it again."""
     from vision_attention.lightning_cli import AtomicCheckpointIO, run
@@ -120,6 +119,7 @@ def test_the_config_a_run_saves_runs_again_and_checkpoints_stay_atomic(tmp_path)
     again = run(["fit", "--config", str(saved), "--trainer.default_root_dir", str(tmp_path / "again")])
     assert isinstance(again.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
     assert again.trainer.global_step == 1 and next((tmp_path / "again").rglob("last.ckpt"))
+
 
 @pytest.mark.parametrize("argv, message", [
     (["translate", "--checkpoint", "x.ckpt", "--beam-size", "0", "9 may 2018"], "--beam-size must be an integer in [1, 1000], got 0"),
