@@ -8,7 +8,8 @@ from vision_attention.backbones import Backbone
 from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
-from vision_attention.models.decoding import beam_search, greedy, sample
+from vision_attention.models.decoding import SUPPRESSED, beam_search, greedy, sample
+from vision_attention.vocab import UNK_ID
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def trained():
 
 
 def reference_beam_search(model, features, beam_size, max_len, length_penalty=0.0, start=1, end=2, pad=0):
-    """One image at a time, hypotheses as Python lists: the textbook algorithm."""
+    """One image at a time, hypotheses as Python lists: the textbook algorithm, over the
+    words a caption may hold (never <pad>, <start> or <unk>)."""
     memory = model.memory(features)
     beams = [(0.0, [], model.init_state(memory), False, [])]
     for _ in range(max_len):
@@ -42,6 +44,8 @@ def reference_beam_search(model, features, beam_size, max_len, length_penalty=0.
             out = model.step(torch.tensor([words[-1] if words else start]), state, memory)
             log_probs = torch.log_softmax(out.logits[0], -1)
             for word in range(len(log_probs)):
+                if word in SUPPRESSED:
+                    continue
                 candidates.append((score + log_probs[word].item(), words + [word], out.state, word == end,
                                    alphas + [out.alpha[0]]))
         candidates.sort(key=lambda c: -c[0])
@@ -112,3 +116,26 @@ def test_beams_sharing_the_memory_search_as_if_it_were_copied(attention):
     assert torch.equal(shared.tokens, copied.tokens)
     torch.testing.assert_close(shared.log_prob, copied.log_prob)
     torch.testing.assert_close(shared.alphas, copied.alphas)
+
+
+def test_no_decoder_emits_unk_even_where_the_model_prefers_it(trained):
+    model, features = trained
+    with torch.no_grad():
+        model.out.bias[UNK_ID] += 50.0  # <unk> now the likeliest word at every step
+    try:
+        runs = {
+            "greedy": lambda **kw: greedy(model, features, max_len=8, **kw),
+            "beam": lambda **kw: beam_search(model, features, 3, max_len=8, **kw),
+            "sample": lambda **kw: sample(model, features, 1.0, max_len=8, generator=torch.Generator().manual_seed(0), **kw),
+        }
+        for name, run in runs.items():
+            assert (run(suppressed=()).tokens == UNK_ID).any(), f"{name}: the check would be vacuous"
+            decoded = run()
+            for token in SUPPRESSED:
+                if token != 0:  # <pad> does follow <end>
+                    assert not (decoded.tokens == token).any(), f"{name} emitted {token}"
+            real = torch.arange(decoded.tokens.shape[1])[None] < decoded.lengths[:, None]
+            assert (decoded.tokens[real] != 0).all(), f"{name} emitted <pad> inside a caption"
+    finally:
+        with torch.no_grad():
+            model.out.bias[UNK_ID] -= 50.0

@@ -6,6 +6,9 @@ A decoder provides ``memory(encoded) -> Memory``, ``init_state(memory) -> State`
 and ``out.state``; memories and states are tuples of tensors with the batch first.
 Every function returns :class:`Decoded`: the words after <start> up to and including
 <end> (then <pad>), their log-probability, and the attention map of every step.
+No decoder ever emits a ``suppressed`` id (by default <pad>, <start> and <unk>: a user never
+sees "<unk>"): those words are never chosen, while every score stays the model's own
+log-probability, as a logits processor that bans words does in other toolkits.
 
 Legend: B inputs, K beams, N = B*K rows, T steps, V vocabulary, L attended positions.
 """
@@ -17,7 +20,9 @@ from typing import NamedTuple, Protocol
 import torch
 from torch import Tensor
 
-from ..vocab import END_ID, START_ID
+from ..vocab import END_ID, PAD_ID, START_ID, UNK_ID
+
+SUPPRESSED = (PAD_ID, START_ID, UNK_ID)  # never a word of a caption
 
 
 class Decoded(NamedTuple):
@@ -48,8 +53,15 @@ def _expand(structure: tuple, k: int) -> tuple:
     return type(structure)(*(t.repeat_interleave(k, dim=0) for t in structure))
 
 
+def _banned(logits: Tensor, suppressed: tuple[int, ...]) -> Tensor:
+    """``logits`` (N, V) with the suppressed ids at -inf."""
+    if not suppressed:
+        return logits
+    return logits.index_fill(-1, torch.tensor(suppressed, device=logits.device), float("-inf"))
+
+
 def _sequential(
-    model: StepDecoder, encoded: Tensor, start_id: int, end_id: int, max_len: int, pick
+    model: StepDecoder, encoded: Tensor, start_id: int, end_id: int, max_len: int, pick, suppressed: tuple[int, ...]
 ) -> Decoded:
     memory = model.memory(encoded)
     state = model.init_state(memory)
@@ -61,7 +73,7 @@ def _sequential(
     for _ in range(max_len):
         out = model.step(tokens, state, memory)
         log_probs = torch.log_softmax(out.logits.float(), dim=-1)  # (B, V)
-        tokens = pick(out.logits).masked_fill(finished, 0)  # (B,) <pad> after <end>
+        tokens = pick(_banned(out.logits, suppressed)).masked_fill(finished, 0)  # (B,) <pad> after <end>
         log_prob = log_prob + log_probs.gather(1, tokens[:, None]).squeeze(1).masked_fill(finished, 0.0)
         alphas.append(out.alpha.masked_fill(finished[:, None], 0.0))
         words.append(tokens)
@@ -75,9 +87,10 @@ def _sequential(
 
 
 @torch.no_grad()
-def greedy(model: StepDecoder, encoded: Tensor, start_id: int = START_ID, end_id: int = END_ID, max_len: int = 30) -> Decoded:
+def greedy(model: StepDecoder, encoded: Tensor, start_id: int = START_ID, end_id: int = END_ID, max_len: int = 30,
+           suppressed: tuple[int, ...] = SUPPRESSED) -> Decoded:
     """The most likely word at every step."""
-    return _sequential(model, encoded, start_id, end_id, max_len, lambda logits: logits.argmax(-1))
+    return _sequential(model, encoded, start_id, end_id, max_len, lambda logits: logits.argmax(-1), suppressed)
 
 
 @torch.no_grad()
@@ -89,8 +102,10 @@ def sample(
     end_id: int = END_ID,
     max_len: int = 30,
     generator: torch.Generator | None = None,
+    suppressed: tuple[int, ...] = SUPPRESSED,
 ) -> Decoded:
-    """Words drawn from softmax(logits / temperature); ``log_prob`` is under the model (temperature 1)."""
+    """Words drawn from softmax(logits / temperature) over the words not suppressed;
+    ``log_prob`` is under the model (temperature 1)."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
 
@@ -98,7 +113,7 @@ def sample(
         probs = torch.softmax(logits.float() / temperature, dim=-1)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    return _sequential(model, encoded, start_id, end_id, max_len, pick)
+    return _sequential(model, encoded, start_id, end_id, max_len, pick, suppressed)
 
 
 @torch.no_grad()
@@ -111,6 +126,7 @@ def beam_search(
     end_id: int = END_ID,
     pad_id: int = 0,
     max_len: int = 30,
+    suppressed: tuple[int, ...] = SUPPRESSED,
 ) -> Decoded:
     """Beam search over all inputs at once.
 
@@ -128,6 +144,7 @@ def beam_search(
         end_id: <end>.
         pad_id: <pad>.
         max_len: most words generated.
+        suppressed: ids never chosen (their scores stay out of every beam).
     """
     batch, k, device = encoded.shape[0], beam_size, encoded.device
     memory = model.memory(encoded)
@@ -145,7 +162,7 @@ def beam_search(
     alphas = None
     for _ in range(max_len):
         out = model.step(tokens, state, memory)
-        log_probs = torch.log_softmax(out.logits.float(), dim=-1).view(batch, k, -1)  # (B, K, V)
+        log_probs = _banned(torch.log_softmax(out.logits.float(), dim=-1), suppressed).view(batch, k, -1)  # (B, K, V)
         vocab = log_probs.shape[-1]
         frozen = torch.full_like(log_probs[0, 0], float("-inf"))
         frozen[pad_id] = 0.0
