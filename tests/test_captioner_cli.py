@@ -210,7 +210,7 @@ def test_html_page_refuses_an_input_path_or_another_suffix(checkpoint, tmp_path,
     assert html_input.read_bytes() == b"<p>keep me</p>"
     assert main(["caption", "--checkpoint", str(path), "--html", str(tmp_path / "page.png"), str(image_path)]) == 2
     err = capsys.readouterr().err
-    assert "is one of the images" in err and "--html must name an .html file" in err
+    assert "is one of the inputs" in err and "--html must name an .html file" in err
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

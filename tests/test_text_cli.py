@@ -35,7 +35,7 @@ def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config
                  "--trainer.max_epochs", "2", "--trainer.default_root_dir", str(root), *FAST]) == 0
     checkpoint = next(root.rglob("last.ckpt"))
     results = Classifier.from_checkpoint(checkpoint).classify(["the food was good", "the service was bad"])
-    with pytest.raises(CheckpointError, match="a classifier checkpoint; load it with Classifier.from_checkpoint"):
+    with pytest.raises(CheckpointError, match="a classifier model; load it with Classifier.from_pretrained"):
         Translator.from_checkpoint(checkpoint)
     assert [len(r.weights) for r in results] == [4, 4]
     shares = [sum(r.weights) for r in results]

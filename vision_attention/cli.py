@@ -3,10 +3,13 @@
 * ``fit``, ``validate``, ``test``: LightningCLI, e.g.
   ``vision-attention fit --config train/sat_soft_shapes.yaml``; the run's config is
   saved beside its checkpoints so it can be replayed.
-* ``caption``: caption images with a trained checkpoint; ``--attention-dir`` writes a figure
+* ``caption``: caption photos (files, folders, globs) with the shipped captioner or any other
+  (``--model``); lines, ``--json``, ``--jsonl`` or ``--csv``; ``--attention-dir`` writes a figure
   per image, ``--html`` one self-contained page of them all.
-* ``draw``: draw images step by step with a trained DRAW checkpoint (an animated GIF);
-  with an alignDRAW checkpoint, ``--caption`` says what to draw.
+* ``draw``: draw images step by step (an animated GIF) with the shipped DRAW model, or with
+  ``--caption`` the shipped alignDRAW model, or any other (``--model``).
+* ``export``: a Lightning checkpoint as a model folder (``model.safetensors`` + ``config.json``).
+* ``score``: a captioner's metrics on a split of a captions file (the model cards' figures).
 * ``judge``: score an alignDRAW checkpoint with a judge trained on real images.
 * ``classify``: classify sentences with a trained text classifier; ``--html`` shows the
   attention on each word.
@@ -27,11 +30,13 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_caption import add_arguments as add_caption_arguments
 from .demo import DemoSettings
+from .pretrained import DEFAULTS
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 # What users of other Lightning tools reach for; each output kind has its own command here.
-NOT_PREDICT = "there is no predict command: use caption, draw, classify or translate with --checkpoint"
+NOT_PREDICT = "there is no predict command: use caption, draw, classify or translate (caption and draw need no model: they use the shipped ones)"
 USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)
 
 
@@ -47,17 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in LIGHTNING_COMMANDS:
         commands.add_parser(name, help=f"LightningCLI {name} (--config train/X.yaml)", add_help=False)
-    caption = commands.add_parser("caption", help="caption images with a trained captioner checkpoint")
-    caption.add_argument("--checkpoint", required=True, type=Path, help="a captioner checkpoint (.ckpt)")
-    caption.add_argument("--beam-size", type=int, default=5, help="beam width (default 5)")
-    caption.add_argument("--max-len", type=int, default=30, help="longest caption in words (default 30)")
-    caption.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
-    caption.add_argument("--html", type=Path, help="write one self-contained page: each image, its caption and "
-                         "its attention per word")
-    caption.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    caption.add_argument("images", nargs="+", type=Path, help="image files")
-    draw = commands.add_parser("draw", help="draw images step by step with a trained DRAW or alignDRAW checkpoint")
-    draw.add_argument("--checkpoint", required=True, type=Path, help="a DRAW or alignDRAW checkpoint (.ckpt)")
+    caption = commands.add_parser("caption", help="caption photos with the shipped captioner or a trained one")
+    add_caption_arguments(caption, DEFAULTS["captioner"])
+    draw = commands.add_parser("draw", help="draw images step by step with the shipped DRAW or alignDRAW model, or another")
+    draw.add_argument("--model", help=f"a shipped model's name, a model folder, a checkpoint or a Hub id (default "
+                      f"{DEFAULTS['drawer']}, or {DEFAULTS['aligndrawer']} with --caption)")
+    draw.add_argument("--checkpoint", type=Path, help="a DRAW or alignDRAW checkpoint (.ckpt); the same as --model")
     draw.add_argument("--caption", help="what to draw (alignDRAW checkpoints); the GIF shows the words attended")
     draw.add_argument("--num", type=int, default=16, help="images to draw (default 16)")
     draw.add_argument("--out", type=Path, default=Path("draw.gif"), help="the animated GIF to write")
@@ -65,6 +65,25 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
     draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    export = commands.add_parser("export", help="write a Lightning checkpoint as a model folder (model.safetensors + config.json)")
+    export.add_argument("checkpoint", type=Path, help="a checkpoint (.ckpt) of any kind but a judge")
+    export.add_argument("folder", type=Path, help="the folder to write (refused if it exists, unless --overwrite)")
+    export.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
+                        help="how floating weights are stored (default float32; loaded as float32)")
+    export.add_argument("--card", type=Path, help="a model card (Markdown) to include as README.md")
+    export.add_argument("--meta", type=Path, help="a JSON file of figures and provenance for config.json's meta")
+    export.add_argument("--overwrite", action="store_true", help="replace the folder if it exists")
+    score = commands.add_parser("score", help="score a captioner on a split of a captions file (no Lightning, no cache)")
+    score.add_argument("--model", default=DEFAULTS["captioner"], help=f"a captioner (default {DEFAULTS['captioner']})")
+    score.add_argument("--annotations", required=True, type=Path, help="captions.txt (with the split lists beside it) "
+                       "or a Karpathy JSON")
+    score.add_argument("--image-root", type=Path, help="where the photos are (default: images/ beside the annotations)")
+    score.add_argument("--split", default="val", choices=("train", "val", "test"), help="default val (Flickr8k's dev list)")
+    score.add_argument("--beam-size", type=int, default=3, help="beam width (default 3)")
+    score.add_argument("--batch-size", type=int, default=32, help="photos captioned at once (default 32)")
+    score.add_argument("--limit", type=int, help="score only the split's first N photos")
+    score.add_argument("--official", action="store_true", help="also the COCO caption code's metrics (pycocoevalcap)")
+    score.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     judge = commands.add_parser("judge", help="score an alignDRAW model: does a judge read its images as their captions say?")
     judge.add_argument("--drawer", required=True, type=Path, help="an alignDRAW checkpoint (.ckpt)")
     judge.add_argument("--judge", required=True, type=Path, help="a judge checkpoint (train/judge_*.yaml)")
@@ -123,43 +142,9 @@ def figure_paths(folder: Path, images: list[Path]) -> list[Path]:
 
 
 def run_caption(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+    from .cli_caption import run_caption as caption
 
-    from .inference import Captioner
-    from .data.images import BadImageError, load_rgb
-    from .resources import check_int
-    from .viz import caption_page, caption_section, save_attention_figure, write_atomically
-
-    check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len)
-    if args.html is not None:
-        if args.html.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"--html must name an .html file, got {str(args.html)!r}")
-        if args.html.resolve() in {p.resolve() for p in args.images}:
-            raise ValueError(f"--html {args.html} is one of the images: it would be overwritten")
-    captioner = Captioner.from_checkpoint(args.checkpoint, map_location=args.device)
-    figures = figure_paths(args.attention_dir, args.images) if args.attention_dir else [None] * len(args.images)
-    failures, sections = 0, []
-    for path, figure in tqdm(list(zip(args.images, figures)), desc="captioning", unit="image", disable=len(args.images) < 8, file=sys.stderr):
-        try:
-            image = load_rgb(path)
-        except (BadImageError, FileNotFoundError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            failures += 1
-            continue
-        result = captioner.caption(image, beam_size=args.beam_size, max_len=args.max_len)[0]
-        print(f"{path}\t{result.text}", flush=True)
-        if args.html is not None:
-            sections.append(caption_section(path.name, image, result.tokens, result.alphas))
-        if figure is not None:
-            try:
-                save_attention_figure(figure, image, result.tokens, result.alphas)
-            except OSError as err:  # this figure is lost; the other images go on
-                print(f"error: {figure}: cannot write the attention figure ({err.strerror or err})", file=sys.stderr)
-                failures += 1
-    if args.html is not None:
-        page = caption_page(sections, title=f"Captions by {args.checkpoint.name}")
-        print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")), file=sys.stderr)
-    return 1 if failures else 0
+    return caption(args, DEFAULTS["captioner"])
 
 
 def run_draw(args: argparse.Namespace) -> int:
@@ -172,12 +157,60 @@ def run_draw(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must name a .gif file (the animation), got {str(args.out)!r}")
     if args.strip is not None and args.strip.suffix.lower() != ".png":
         raise ValueError(f"--strip must name a .png file, got {str(args.strip)!r}")
-    drawer = Drawer.from_checkpoint(args.checkpoint, map_location=args.device)
+    if args.model is not None and args.checkpoint is not None:
+        raise ValueError("give --model or --checkpoint, not both")
+    model = args.checkpoint or args.model or DEFAULTS["aligndrawer" if args.caption is not None else "drawer"]
+    drawer = Drawer.from_pretrained(model, map_location=args.device)
     require_memory(drawer.bytes_per_image(gif_scale=3), args.num, "cpu", f"--num {args.num} with its GIF")
     drawing = drawer.sample(args.num, seed=args.seed, caption=args.caption)
     print(drawing_gif(drawing, args.out, duration_ms=args.frame_ms))
     if args.strip:
         print(drawing_strip(drawing, args.strip))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import json
+
+    from .inference import Captioner, Classifier, Drawer, Translator
+    from .inference.loading import load_trained
+
+    readers = {"captioner": Captioner, "drawer": Drawer, "aligndrawer": Drawer, "classifier": Classifier,
+               "translator": Translator}
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint file")
+    kind = load_trained(args.checkpoint, tuple(readers), "a model that can be exported").kind
+    card = args.card.read_text(encoding="utf-8") if args.card else None
+    try:
+        meta = json.loads(args.meta.read_text(encoding="utf-8")) if args.meta else None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--meta {args.meta}: not JSON ({err})") from err
+    model = readers[kind].from_pretrained(args.checkpoint)
+    print(model.save_pretrained(args.folder, dtype=args.dtype, card=card, meta=meta, overwrite=args.overwrite))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    import json
+
+    from .data.caption_files import read_caption_records
+    from .inference import Captioner
+    from .inference.scoring import score_captioner
+    from .resources import check_int
+
+    check_int("--beam-size", args.beam_size), check_int("--batch-size", args.batch_size)
+    records = [r for r in read_caption_records(args.annotations, args.image_root) if r.split == args.split]
+    if args.limit is not None:
+        records = records[: check_int("--limit", args.limit)]
+    if not records:
+        raise ValueError(f"{args.annotations}: no photos in the {args.split} split")
+    captioner = Captioner.from_pretrained(args.model, map_location=args.device)
+    metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)
+    if args.official and metrics.get("coco_meteor") is None:
+        print("note: METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", file=sys.stderr)
+    report = {"model": captioner.name, "split": args.split, "photos": len(records), "beam_size": args.beam_size,
+              "metrics": metrics}
+    print(json.dumps(report, indent=1))
     return 0
 
 
@@ -195,7 +228,8 @@ def run_judge(args: argparse.Namespace) -> int:
 
 def run_classify(args: argparse.Namespace) -> int:
     from .inference import Classifier
-    from .viz import token_weights_html, write_atomically
+    from .outputs import write_atomically
+    from .viz import token_weights_html
 
     results = Classifier.from_checkpoint(args.checkpoint).classify(args.sentences)
     parts = []
@@ -277,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
-        commands = {"judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
+        commands = {"export": run_export, "score": run_score, "judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
         if args.command in commands:
             return commands[args.command](args)
         parser.print_help()

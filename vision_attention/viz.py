@@ -7,7 +7,6 @@ Legend: T words, h x w attention grid, H x W image.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
+
+from .outputs import write_atomically
 
 
 def _font(size: int = 12) -> ImageFont.ImageFont:
@@ -69,20 +70,6 @@ def attention_figure(
         text = label if len(label) < panel // 6 else label[: panel // 6 - 1] + "…"
         draw.text((x + 3, y + panel + 2), text, fill="black", font=font)
     return sheet
-
-
-def write_atomically(path: str | Path, write) -> Path:
-    """``write(tmp)`` to a temporary file beside ``path``, renamed into place: a failed write
-    leaves no half file and the old one, if any, untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def save_attention_figure(path: str | Path, image: Image.Image, words: Sequence[str], alphas: torch.Tensor) -> Path:

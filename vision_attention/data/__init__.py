@@ -2,7 +2,7 @@
 feature caches, and the LightningDataModules of :mod:`.modules`, which load Lightning only
 when first named (so models and inference code can use this package without it)."""
 
-from .caption_files import CaptionedImage, check_images, read_captions_txt, read_karpathy_json, seeded_split
+from .caption_files import CaptionedImage, check_images, read_caption_records, read_captions_txt, read_karpathy_json, seeded_split
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
 from .dates import DatePairs, make_pairs
 from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist, read_idx
@@ -43,6 +43,7 @@ __all__ = [
     "load_rgb",
     "make_pairs",
     "pad_captions",
+    "read_caption_records",
     "read_captions_txt",
     "read_idx",
     "read_karpathy_json",

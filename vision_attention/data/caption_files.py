@@ -118,3 +118,23 @@ def check_images(records: list[CaptionedImage], shown: int = 5) -> None:
     if missing:
         listed = "\n  ".join(missing[:shown])
         raise FileNotFoundError(f"{len(missing)} of {len(records)} images are missing, e.g.:\n  {listed}")
+
+
+def read_caption_records(annotations: str | Path, image_root: str | Path | None = None, val_share: float = 0.1,
+                         test_share: float = 0.1, split_seed: int = 0) -> list[CaptionedImage]:
+    """Every captioned image of a Karpathy JSON or a ``captions.txt`` with its split: the
+    official split lists beside the file when they are there, else a seeded split. Images
+    are looked up in ``image_root``, by default the ``images`` folder beside the file (or
+    the file's own folder); a missing image is an error listing them."""
+    path = Path(annotations)
+    if not path.is_file():
+        raise FileNotFoundError(f"caption annotations {path} not found")
+    root = Path(image_root) if image_root else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
+    if path.suffix == ".json":
+        records = read_karpathy_json(path, root)
+    elif split_lists_present(path.parent):
+        records = apply_split_lists(read_captions_txt(path, root), path.parent)
+    else:
+        records = seeded_split(read_captions_txt(path, root), val_share, test_share, split_seed)
+    check_images(records)
+    return records

@@ -84,6 +84,42 @@ def to_model_input(image: Image.Image, size: int) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (3, H, W)
 
 
+class ImageTransform:
+    """What an image goes through before a model reads it, as a callable (a shipped model's
+    ``transforms()``): any image :func:`as_rgb` takes -> a (C, H, W) float tensor in [0, 1],
+    squashed to ``size`` with Pillow's bilinear filter (:func:`to_model_input`); with one
+    ``channels`` it is converted to grayscale, and ``binarize`` thresholds it at 0.5.
+
+    Args:
+        size: the side, or (height, width).
+        channels: 3 (RGB) or 1 (grayscale).
+        binarize: threshold at 0.5, for models trained on binary images.
+    """
+
+    def __init__(self, size: int | tuple[int, int], channels: int = 3, binarize: bool = False) -> None:
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.channels, self.binarize = channels, binarize
+
+    def __call__(self, image) -> torch.Tensor:
+        image = as_rgb(image)
+        height, width = self.size
+        if height == width and self.channels == 3 and not self.binarize:
+            return to_model_input(image, height)
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.BILINEAR)
+        if self.channels == 1:
+            image = image.convert("L")
+        array = np.asarray(image, dtype=np.float32).reshape(height, width, self.channels) / 255.0
+        tensor = torch.from_numpy(array).permute(2, 0, 1).contiguous()  # (C, H, W)
+        return (tensor > 0.5).float() if self.binarize else tensor
+
+    def __repr__(self) -> str:
+        colour = "RGB" if self.channels == 3 else "grayscale"
+        extra = ", thresholded at 0.5" if self.binarize else ""
+        return (f"ImageTransform({colour}, resized to {self.size[0]} x {self.size[1]} with bilinear filtering "
+                f"(aspect ratio not kept), scaled to [0, 1]{extra})")
+
+
 def load_rgb(path: str | Path) -> Image.Image:
     """The image at ``path`` as an upright 8-bit RGB PIL image.
 

@@ -1,6 +1,6 @@
-"""Sampling and reconstructing with a trained DRAW or alignDRAW checkpoint.
+"""Sampling and reconstructing with a trained DRAW or alignDRAW model.
 
-``Drawer.from_checkpoint(path).sample(16, seed=0)`` returns every canvas and every
+``Drawer.from_pretrained("draw-bmnist").sample(16, seed=0)`` returns every canvas and every
 write window, ready for :func:`vision_attention.viz.drawing_gif`; an alignDRAW model
 draws from text: ``.sample(8, caption="a large red circle")``, with the attention over
 the caption's words at every step.
@@ -15,13 +15,15 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CheckpointError, load_checkpoint, model_weights
+from ..checkpoints import CheckpointError
 from ..data.captioning import pad_captions
-from ..vocab import Vocabulary, tokenize
 from ..layers import GaussianWindow
-from ..models.aligndraw import AlignDRAW
-from ..models.draw import DRAW
+from ..models.aligndraw import AlignDRAW, aligndraw_loss
+from ..models.draw import DRAW, draw_loss
+from ..pretrained import DEFAULTS
 from ..resources import check_int, require_memory
+from ..vocab import Vocabulary, tokenize
+from .loading import build, load_trained, save_trained
 
 
 @dataclass
@@ -55,10 +57,14 @@ class Drawer:
         model: the trained network.
         device: where to run.
         vocab: the caption vocabulary of an alignDRAW model.
+        name: what it was loaded from, for reports.
+        meta: its measured figures and their provenance, when it came with them.
     """
 
-    def __init__(self, model: DRAW, device: str | torch.device = "cpu", vocab: Vocabulary | None = None) -> None:
+    def __init__(self, model: DRAW, device: str | torch.device = "cpu", vocab: Vocabulary | None = None,
+                 name: str = "", meta: dict | None = None) -> None:
         self.model, self.device, self.vocab = model.eval().to(device), torch.device(device), vocab
+        self.name, self.meta = name, meta or {}
 
     @property
     def conditional(self) -> bool:
@@ -66,16 +72,44 @@ class Drawer:
         return isinstance(self.model, AlignDRAW)
 
     @classmethod
+    def from_pretrained(cls, model: str | Path = DEFAULTS["drawer"], map_location: str | torch.device = "cpu") -> "Drawer":
+        """A shipped DRAW or alignDRAW model by name, a model folder, a checkpoint file or a Hub id."""
+        trained = load_trained(model, ("drawer", "aligndrawer"), "a DRAW model", map_location)
+        if trained.kind == "aligndrawer" and trained.vocab is None:
+            raise CheckpointError(f"{trained.source}: an alignDRAW model without its vocabulary")
+        vocab = trained.vocab if trained.kind == "aligndrawer" else None
+        return cls(build(trained, map_location), map_location, vocab, trained.source, trained.meta)
+
+    @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Drawer":
-        checkpoint, info = load_checkpoint(path, map_location, ("drawer", "aligndrawer"), "a DRAW model")
-        if info["kind"] == "aligndrawer":
-            if not info.get("vocab"):
-                raise CheckpointError(f"{path}: an alignDRAW checkpoint without its vocabulary")
-            model, vocab = AlignDRAW.from_config(info["model_config"]), Vocabulary.from_dict(info["vocab"])
-        else:
-            model, vocab = DRAW.from_config(info["model_config"]), None
-        model.load_state_dict(model_weights(checkpoint))
-        return cls(model, map_location, vocab)
+        """Load a drawer from a Lightning checkpoint (or any source :meth:`from_pretrained` takes)."""
+        return cls.from_pretrained(path, map_location)
+
+    def save_pretrained(self, folder: str | Path, dtype: str = "float32", card: str | None = None,
+                        meta: dict | None = None, overwrite: bool = False) -> Path:
+        """Write a model folder that :meth:`from_pretrained` reads back."""
+        kind = "aligndrawer" if self.conditional else "drawer"
+        preprocessing = {"image_shape": list(self.model.image_shape), "range": [0, 1]}
+        return save_trained(folder, kind, self.model, self.vocab, preprocessing, meta if meta is not None else self.meta,
+                            dtype, card, overwrite)
+
+    @torch.no_grad()
+    def bound(self, images: torch.Tensor, seed: int | None = 0, caption: str | list[str] | None = None,
+              batch_size: int = 500) -> torch.Tensor:
+        """The negative variational bound of each of (n, C, H, W) images in [0, 1], in nats
+        (what training minimises; one draw of the latents per image); an alignDRAW model
+        reads each image's caption (one per image)."""
+        generator = None if seed is None else torch.Generator(device=self.device).manual_seed(seed)
+        values = []
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(self.device)
+            if self.conditional:
+                ids, lengths, _ = self._captions(len(x), caption[start : start + batch_size] if isinstance(caption, list) else caption)
+                loss = aligndraw_loss(self.model, self.model(x, ids, lengths, generator=generator), x)
+            else:
+                loss = draw_loss(self.model, self.model(x, generator=generator), x)
+            values.append((loss.reconstruction + loss.kl).cpu())
+        return torch.cat(values)
 
     def encode(self, caption: str | list[str]) -> list[int]:
         """Token ids of a caption with <start> and <end>; an unknown word is an error naming it."""

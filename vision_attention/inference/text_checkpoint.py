@@ -1,5 +1,5 @@
-"""What the classifier and the translator share: loading a trained text model of their kind
-with its vocabulary."""
+"""What the classifier and the translator share: loading and saving a trained text model of
+their kind with its vocabulary."""
 
 from __future__ import annotations
 
@@ -7,24 +7,22 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CheckpointError, load_checkpoint, model_weights
-from ..models import build_text_model
+from ..checkpoints import CheckpointError
 from ..vocab import Vocabulary
+from .loading import build, load_trained, save_trained
 
 USE = {"classifier": "Classifier", "translator": "Translator"}
 
 
 def load_text_model(path: str | Path, kind: str, map_location: str | torch.device) -> tuple[torch.nn.Module, Vocabulary]:
-    """The ``kind`` ("classifier" or "translator") model of a checkpoint and its vocabulary;
-    a checkpoint of the other kind is refused with one line naming the class that reads it."""
-    checkpoint, info = load_checkpoint(path, map_location, tuple(USE), "a text model")
-    if info["kind"] != kind:
-        raise CheckpointError(f"{path}: a {info['kind']} checkpoint; load it with {USE[info['kind']]}.from_checkpoint")
-    if not info.get("vocab"):
-        raise CheckpointError(f"{path}: the checkpoint has no vocabulary")
-    model = build_text_model(info["model_class"], info["model_config"])
-    model.load_state_dict(model_weights(checkpoint))
-    return model, Vocabulary.from_dict(info["vocab"])
+    """The ``kind`` ("classifier" or "translator") model of a checkpoint or model folder and
+    its vocabulary; one of the other kind is refused with one line naming the class that reads it."""
+    trained = load_trained(path, tuple(USE), "a text model", map_location)
+    if trained.kind != kind:
+        raise CheckpointError(f"{path}: a {trained.kind} model; load it with {USE[trained.kind]}.from_pretrained")
+    if trained.vocab is None:
+        raise CheckpointError(f"{path}: the model has no vocabulary")
+    return build(trained, map_location), trained.vocab
 
 
 class TextInference:
@@ -42,5 +40,16 @@ class TextInference:
         self.model, self.vocab, self.device = model.eval().to(device), vocab, torch.device(device)
 
     @classmethod
+    def from_pretrained(cls, model: str | Path, map_location: str | torch.device = "cpu"):
+        """A model folder, a checkpoint file or a Hub id."""
+        return cls(*load_text_model(model, cls.kind, map_location), map_location)
+
+    @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):
-        return cls(*load_text_model(path, cls.kind, map_location), map_location)
+        return cls.from_pretrained(path, map_location)
+
+    def save_pretrained(self, folder: str | Path, dtype: str = "float32", card: str | None = None,
+                        meta: dict | None = None, overwrite: bool = False) -> Path:
+        """Write a model folder that :meth:`from_pretrained` reads back."""
+        preprocessing = {"tokenizer": "vision_attention.vocab.tokenize"}
+        return save_trained(folder, self.kind, self.model, self.vocab, preprocessing, meta, dtype, card, overwrite)

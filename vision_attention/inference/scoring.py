@@ -1,0 +1,56 @@
+"""A trained captioner scored on a split of a captions file, without Lightning: the figures
+of the model cards and of ``vision-attention score``.
+
+The photos go through the path users take (decoded from disk, :class:`Captioner`'s
+preprocessing, the whole encoder, batched beam search), not a feature cache, so a card's
+figure is what a user of the model gets. Metrics: nltk BLEU-1..4, CIDEr-D and METEOR (with
+WordNet), and with ``official`` the COCO caption code's (``coco_*``, pycocoevalcap; METEOR
+needs Java and is None without it), plus how varied the captions are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..data.caption_files import CaptionedImage
+from ..data.images import load_rgb
+from ..metrics import caption_metrics, coco_metrics
+from ..resources import check_int
+from .captioner import Captioner
+
+
+def caption_records(captioner: Captioner, records: Sequence[CaptionedImage], beam_size: int = 3, batch_size: int = 32,
+                    progress: bool = False) -> list[list[str]]:
+    """The words of each record's photo, captioned in batches."""
+    from tqdm.auto import tqdm
+
+    check_int("batch_size", batch_size)
+    words = []
+    with tqdm(total=len(records), desc="captioning", unit="photo", disable=not progress) as bar:
+        for start in range(0, len(records), batch_size):
+            images = [load_rgb(r.path) for r in records[start : start + batch_size]]
+            words += [c.tokens for c in captioner.caption(images, beam_size=beam_size, batch_size=batch_size)]
+            bar.update(len(images))
+    return words
+
+
+def score_captions(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]],
+                   official: bool = True) -> dict[str, float | None]:
+    """The metrics of captions against their references (token lists)."""
+    metrics: dict[str, float | None] = dict(caption_metrics(hypotheses, references))
+    metrics["distinct_captions"] = len({tuple(h) for h in hypotheses}) / max(len(hypotheses), 1)
+    metrics["words_used"] = float(len({w for h in hypotheses for w in h}))
+    if official:
+        coco = coco_metrics(hypotheses, references)
+        if coco is None:
+            raise ValueError("official metrics need pycocoevalcap: pip install 'vision_attention[eval]'")
+        metrics.update(coco)
+        metrics.setdefault("coco_meteor", None)  # METEOR 1.5 runs on Java: None says it was not computed
+    return metrics
+
+
+def score_captioner(captioner: Captioner, records: Sequence[CaptionedImage], beam_size: int = 3, batch_size: int = 32,
+                    official: bool = True, progress: bool = False) -> dict[str, float | None]:
+    """``captioner``'s metrics on ``records`` (e.g. one split of :func:`read_caption_records`)."""
+    hypotheses = caption_records(captioner, records, beam_size, batch_size, progress)
+    return score_captions(hypotheses, [r.captions for r in records], official)
