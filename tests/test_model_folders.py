@@ -143,6 +143,8 @@ def test_weights_that_do_not_fit_their_config_are_refused_before_loading(tiny_ca
     refused(lambda c: c["model_config"].update(gating=False), "unexpected (e.g. gate.")
     refused(lambda c: c["model_config"].update(colour="red"), "does not build a ShowAttendTell", "colour")
     refused(lambda c: c.update(kind="drawer"), "a drawer model, not a captioner")
+    refused(lambda c: c["model_config"].update(hidden_dim="big"), "does not build a ShowAttendTell")
+    refused(lambda c: c["model_config"].update(hidden_dim=-3), "does not build a ShowAttendTell", "negative dimension")
     (folder / CONFIG).write_text(json.dumps(config))
     nan = captioner.model.state_dict()
     nan["out.bias"] = torch.full_like(nan["out.bias"], float("nan"))
@@ -206,3 +208,26 @@ def test_a_hub_id_is_downloaded_and_a_failed_download_is_one_line(tiny_captioner
                       "someone/tiny-captioner", "not downloadable from the Hugging Face Hub (ConnectionError)")
     with pytest.raises(FolderError):
         Captioner.from_pretrained("someone/tiny-captioner")
+
+
+def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(tiny_captioner, tmp_path, monkeypatch):
+    import resource
+    import time
+
+    import vision_attention.inference.loading as loading
+
+    checkpoint, _ = tiny_captioner
+    folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "huge")
+    config = json.loads((folder / CONFIG).read_text())
+    config["model_config"]["hidden_dim"] = 10**7  # 400 billion weights: far beyond any machine's memory
+    (folder / CONFIG).write_text(json.dumps(config))
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+    with pytest.raises(CheckpointError, match=r"lstm.bias_[hi]+ is \(64,\) but the config builds \(40000000,\)"):
+        Captioner.from_pretrained(folder)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # under 200 MB more
+    assert time.perf_counter() - start < 30
+    # Weights that fit a model too large for the memory free: refused by its size, unbuilt.
+    folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "fits")
+    monkeypatch.setattr(loading, "free_bytes", lambda device: 20_000)  # as on a machine with 20 kB free
+    with pytest.raises(CheckpointError, match=r"its config builds a model of 0M weights \(0.0 GiB\), more than the 0.0 GiB free"):
+        Captioner.from_pretrained(folder)

@@ -25,6 +25,7 @@ from ..checkpoints import CheckpointError, load_checkpoint, model_weights
 from ..model_folders import CARD, CONFIG, WEIGHTS, FolderError, is_model_folder, read_folder, write_folder
 from ..models import build_model
 from ..pretrained import SHIPPED, shipped_path
+from ..resources import free_bytes
 from ..vocab import Vocabulary
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
@@ -101,20 +102,46 @@ def _download(repo_id: str) -> Path:
 
 
 def build(trained: Trained, map_location: str | torch.device = "cpu") -> nn.Module:
-    """The model of ``trained`` with its weights, in eval mode; every mismatch between the
-    weights and what the config builds is one line naming a tensor."""
-    try:
-        model = build_model(trained.model_class, copy.deepcopy(trained.model_config))
-    except (TypeError, ValueError, KeyError) as err:
-        raise CheckpointError(f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({err})") from err
-    load_weights(model, trained.state, trained.packaged, trained.source)
+    """The model of ``trained`` with its weights, in eval mode. The config is first built on
+    the meta device (nothing allocated), so that a config that does not build, weights that
+    do not fit it (one line naming a tensor) or a model too large for the memory free are
+    refused before any memory is spent."""
+    skeleton = _build(trained, _without_weights(trained.model_config), torch.device("meta"))
+    check_weights(skeleton.state_dict(), trained.state, trained.packaged, trained.source)
+    size = sum(t.numel() * 4 for t in skeleton.state_dict().values())  # float32 once built
+    free = free_bytes(map_location)
+    if free is not None and size > 0.8 * free:
+        count = sum(t.numel() for t in skeleton.state_dict().values())
+        raise CheckpointError(f"{trained.source}: its config builds a model of {count / 1e6:,.0f}M weights "
+                              f"({size / 2**30:.1f} GiB), more than the {free / 2**30:.1f} GiB free")
+    model = _build(trained, trained.model_config, None)
+    model.load_state_dict({**model.state_dict(), **trained.state})
     return model.to(map_location).eval()
 
 
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], packaged: list[str], source: str) -> None:
-    """Load ``state`` into ``model``: together with the ``packaged`` prefixes (already built
-    from a package's weights) it must cover the model's tensors exactly, shape for shape."""
-    own = model.state_dict()
+def _build(trained: Trained, config: dict, device: torch.device | None) -> nn.Module:
+    try:
+        if device is None:
+            return build_model(trained.model_class, copy.deepcopy(config))
+        with device:
+            return build_model(trained.model_class, copy.deepcopy(config))
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({reason})") from err
+
+
+def _without_weights(config: dict) -> dict:
+    """``config`` with every nested encoder's pretrained ``weights`` off: the meta build reads no file."""
+    config = copy.deepcopy(config)
+    for value in config.values():
+        if isinstance(value, dict) and "weights" in value:
+            value["weights"] = None
+    return config
+
+
+def check_weights(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], packaged: list[str], source: str) -> None:
+    """``state`` together with the ``packaged`` prefixes (built from a package's weights) must
+    cover the model's tensors ``own`` exactly, shape for shape, with finite values."""
     prefixes = tuple(packaged)
     missing = sorted(k for k in own if k not in state and not (prefixes and k.startswith(prefixes)))
     unexpected = sorted(k for k in state if k not in own)
@@ -126,7 +153,6 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], packaged: lis
             raise CheckpointError(f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(own[name].shape)}")
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{source}: {name} holds NaN or infinite values (a diverged run?)")
-    model.load_state_dict({**own, **state})
 
 
 def packaged_trunk(model: nn.Module) -> list[str]:
