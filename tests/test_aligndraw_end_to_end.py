@@ -61,7 +61,8 @@ def test_cli_draws_a_gif_with_the_caption_under_every_frame(checkpoints, tmp_pat
     gif = Image.open(out)
     assert gif.n_frames == 4 + 1
     assert gif.height > gif.width  # the caption band below the 2 x 2 grid
-    assert main(["draw", "--checkpoint", str(checkpoints[0]), "--caption", "a purple unicorn", "--out", str(out)]) == 2
+    assert main(["draw", "--checkpoint", str(checkpoints[0]), "--caption", "a purple unicorn", "--out",
+                 str(tmp_path / "unicorn.gif")]) == 2
     assert capsys.readouterr().err.strip() == "vision-attention: error: caption words not in the model's vocabulary: 'unicorn'"
 
 

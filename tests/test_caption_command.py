@@ -103,3 +103,16 @@ def test_model_and_checkpoint_together_are_one_line(tiny_captioner, photos, caps
     checkpoint, _ = tiny_captioner
     status, _, err = _run(["caption", "--checkpoint", str(checkpoint), "--model", str(checkpoint), str(photos)], capsys)
     assert status == 2 and err.strip().splitlines() == ["vision-attention: error: give --model or --checkpoint, not both"]
+
+
+def test_attention_figures_of_an_earlier_run_are_kept_unless_asked(tiny_captioner, photos, tmp_path, capsys):
+    checkpoint, _ = tiny_captioner
+    argv = ["caption", "--checkpoint", str(checkpoint), "--attention-dir", str(tmp_path / "att"), str(photos / "a.png"),
+            str(photos / "b.PNG")]
+    assert _run(argv, capsys)[0] == 0
+    figure = tmp_path / "att" / "a.png.attention.png"
+    figure.write_bytes(b"an earlier figure")
+    status, out, err = _run(argv, capsys)
+    assert status == 2 and out == "" and "a.png.attention.png exists: pass --overwrite" in err and "(1 more like it)" in err
+    assert figure.read_bytes() == b"an earlier figure"
+    assert _run([*argv, "--overwrite"], capsys)[0] == 0 and figure.read_bytes().startswith(b"\x89PNG")

@@ -55,6 +55,14 @@ def test_cli_writes_a_gif_with_a_frame_per_step_and_a_strip(checkpoint, tmp_path
     gif.seek(3)
     gif.convert("RGB")
     assert Image.open(tmp_path / "s.png").width > Image.open(tmp_path / "s.png").height
+    before = (tmp_path / "d.gif").read_bytes()
+    capsys.readouterr()
+    assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"), "--seed", "2"]) == 2
+    assert (tmp_path / "d.gif").read_bytes() == before and "exists: pass --overwrite" in capsys.readouterr().err
+    assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"), "--seed", "2",
+                 "--overwrite"]) == 0
+    assert (tmp_path / "d.gif").read_bytes() != before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written atomically, nothing left
 
 
 def test_a_captioner_checkpoint_is_not_a_drawer(tmp_path):

@@ -46,6 +46,15 @@ def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config
     html = tmp_path / "words.html"
     assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "the food was good"]) == 0
     assert "food" in html.read_text() and "background" in html.read_text()
+    # Outputs never clobber: not the checkpoint (even with --overwrite), not a page, unless asked.
+    before = checkpoint.read_bytes()
+    assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(checkpoint), "--overwrite", "good"]) == 2
+    assert checkpoint.read_bytes() == before and Classifier.from_checkpoint(checkpoint)
+    page = html.read_text()
+    assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "the food was bad"]) == 2
+    assert html.read_text() == page and "exists: pass --overwrite" in capsys.readouterr().err
+    assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "--overwrite", "the food was bad"]) == 0
+    assert html.read_text() != page
 
 
 def test_dates_config_fits_and_the_checkpoint_translates_with_an_alignment(tmp_path, capsys):
@@ -60,6 +69,13 @@ def test_dates_config_fits_and_the_checkpoint_translates_with_an_alignment(tmp_p
     assert capsys.readouterr().out.startswith("9 may 2018\t")
     image = Image.open(tmp_path / "a" / "alignment_0.png")
     assert (image.width - 18 * len("9 may 2018")) in range(36, 60)  # a column of 18 pixels per source character
+    before = (tmp_path / "a" / "alignment_0.png").read_bytes()
+    assert main(["translate", "--checkpoint", str(checkpoint), "--alignment-dir", str(tmp_path / "a"), "1 june 1999"]) == 2
+    assert (tmp_path / "a" / "alignment_0.png").read_bytes() == before
+    assert "alignment_0.png exists: pass --overwrite" in capsys.readouterr().err
+    assert main(["translate", "--checkpoint", str(checkpoint), "--alignment-dir", str(tmp_path / "a"), "--overwrite",
+                 "1 june 1999"]) == 0
+    assert (tmp_path / "a" / "alignment_0.png").read_bytes() != before
 
 
 def test_a_drawer_checkpoint_is_not_a_text_model(tmp_path):

@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--strip", type=Path, help="also write a PNG strip of selected steps")
     draw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
+    draw.add_argument("--overwrite", action="store_true", help="replace --out or --strip if it exists")
     draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     export = commands.add_parser("export", help="write a Lightning checkpoint as a model folder (model.safetensors + config.json)")
     export.add_argument("checkpoint", type=Path, help="a checkpoint (.ckpt) of any kind but a judge")
@@ -94,11 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="classify sentences with a trained text classifier")
     classify.add_argument("--checkpoint", required=True, type=Path, help="a classifier checkpoint (.ckpt)")
     classify.add_argument("--html", type=Path, help="write the sentences with each word lit by its attention")
+    classify.add_argument("--overwrite", action="store_true", help="replace --html if it exists")
     classify.add_argument("sentences", nargs="+", help="sentences to classify")
     translate = commands.add_parser("translate", help="translate (e.g. dates) with a trained seq2seq checkpoint")
     translate.add_argument("--checkpoint", required=True, type=Path, help="a seq2seq checkpoint (.ckpt)")
     translate.add_argument("--beam-size", type=int, default=1, help="beam width (default 1: greedy)")
     translate.add_argument("--alignment-dir", type=Path, help="write one source x target attention PNG per input")
+    translate.add_argument("--overwrite", action="store_true", help="replace alignment files that exist")
     translate.add_argument("sources", nargs="+", help="inputs, e.g. 'saturday 9 may 2018'")
     demo = commands.add_parser("demo", help="train on generated data (fixed steps) and write runs/demo/index.html")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
@@ -149,6 +152,7 @@ def run_caption(args: argparse.Namespace) -> int:
 
 def run_draw(args: argparse.Namespace) -> int:
     from .inference import Drawer
+    from .outputs import check_outputs
     from .resources import check_int, require_memory
     from .viz import drawing_gif, drawing_strip
 
@@ -160,6 +164,8 @@ def run_draw(args: argparse.Namespace) -> int:
     if args.model is not None and args.checkpoint is not None:
         raise ValueError("give --model or --checkpoint, not both")
     model = args.checkpoint or args.model or DEFAULTS["aligndrawer" if args.caption is not None else "drawer"]
+    protected = [model] if Path(model).exists() else []
+    check_outputs([args.out, *([args.strip] if args.strip else [])], "--out/--strip", protected, args.overwrite)
     drawer = Drawer.from_pretrained(model, map_location=args.device)
     require_memory(drawer.bytes_per_image(gif_scale=3), args.num, "cpu", f"--num {args.num} with its GIF")
     drawing = drawer.sample(args.num, seed=args.seed, caption=args.caption)
@@ -228,9 +234,11 @@ def run_judge(args: argparse.Namespace) -> int:
 
 def run_classify(args: argparse.Namespace) -> int:
     from .inference import Classifier
-    from .outputs import write_atomically
+    from .outputs import check_output, write_atomically
     from .viz import token_weights_html
 
+    if args.html is not None:
+        check_output(args.html, "--html", [args.checkpoint], args.overwrite)
     results = Classifier.from_checkpoint(args.checkpoint).classify(args.sentences)
     parts = []
     for sentence, result in zip(args.sentences, results):
@@ -245,16 +253,19 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def run_translate(args: argparse.Namespace) -> int:
     from .inference import Translator
+    from .outputs import check_outputs, write_atomically
     from .resources import check_int
     from .viz import alignment_image
 
     check_int("--beam-size", args.beam_size, high=1000)
+    figures = [args.alignment_dir / f"alignment_{i}.png" for i in range(len(args.sources))] if args.alignment_dir else []
+    check_outputs(figures, "--alignment-dir file", [args.checkpoint], args.overwrite)
     translations = Translator.from_checkpoint(args.checkpoint).translate(args.sources, beam_size=args.beam_size)
     for i, (source, result) in enumerate(zip(args.sources, translations)):
         print(f"{source}\t{result.text}")
-        if args.alignment_dir:
-            args.alignment_dir.mkdir(parents=True, exist_ok=True)
-            alignment_image(result.source, result.target, result.alignment).save(args.alignment_dir / f"alignment_{i}.png")
+        if figures:
+            image = alignment_image(result.source, result.target, result.alignment)
+            write_atomically(figures[i], lambda tmp: image.save(tmp, format="PNG"))
     return 0
 
 

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
     output.add_argument("--csv", dest="format", action="store_const", const="csv",
                         help=f"CSV with the header {','.join(FIELDS)}")
     parser.add_argument("--output", type=Path, help="write the captions to this file instead of stdout")
-    parser.add_argument("--overwrite", action="store_true", help="replace --output or --html if it exists")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output, --html or figures that exist")
     parser.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
     parser.add_argument("--html", type=Path, help="write one self-contained page: each image, its caption and "
                         "its attention per word")
@@ -138,7 +138,7 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
 
     from .cli import figure_paths
     from .inference import Captioner
-    from .outputs import check_output
+    from .outputs import check_output, check_outputs
     from .resources import check_int
     from .outputs import write_atomically
     from .viz import caption_page, caption_section, save_attention_figure
@@ -155,11 +155,13 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
         if args.html.suffix.lower() not in (".html", ".htm"):
             raise ValueError(f"--html must name an .html file, got {str(args.html)!r}")
         check_output(args.html, "--html", protected, args.overwrite)
+    figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
+    if args.attention_dir:
+        check_outputs([f for f in figures if not f.is_dir()], "--attention-dir figure", protected, args.overwrite)
     captioner = Captioner.from_pretrained(model, map_location=args.device)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     failures = len(problems)
-    figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
     figure_of = dict(zip(paths, figures))
     writer, sections = CaptionWriter(args.format, args.output), []
     with tqdm(total=len(paths), desc="captioning", unit="photo", disable=len(paths) < 8, file=sys.stderr) as bar:

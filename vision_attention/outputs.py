@@ -23,6 +23,21 @@ def check_output(path: str | Path, what: str, inputs: Iterable[str | Path] = (),
     return path
 
 
+def check_outputs(paths: Iterable[str | Path], what: str, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> None:
+    """:func:`check_output` for many files at once, before any is written: one line naming the
+    first that may not be written and how many such there are."""
+    inputs = list(inputs)
+    problems = []
+    for path in paths:
+        try:
+            check_output(path, what, inputs, overwrite)
+        except (ValueError, FileExistsError) as err:
+            problems.append(err)
+    if problems:
+        more = f" ({len(problems) - 1} more like it)" if len(problems) > 1 else ""
+        raise type(problems[0])(f"{problems[0]}{more}")
+
+
 def write_atomically(path: str | Path, write) -> Path:
     """``write(tmp)`` to a temporary file beside ``path``, renamed into place: a failed write
     leaves no half file and the old one, if any, untouched."""

@@ -168,10 +168,8 @@ def drawing_gif(drawing, path: str | Path, duration_ms: int = 80, loop: int = 0,
     """
     frames = drawing_frames(drawing, columns, scale)
     durations = [duration_ms] * (len(frames) - 1) + [hold_last_ms]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=loop, disposal=1)
-    return path
+    return write_atomically(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                                                          duration=durations, loop=loop, disposal=1))
 
 
 def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3,
@@ -192,10 +190,7 @@ def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None,
     for frame in frames:
         strip.paste(frame, (x, 0))
         x += frame.width
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    strip.save(path)
-    return path
+    return write_atomically(path, lambda tmp: strip.save(tmp, format="PNG"))
 
 
 # ----- text: per-token weights and source x target alignments -------------------------
