@@ -1,7 +1,30 @@
 import os
+import signal
+import threading
 from pathlib import Path
 
 import pytest
+
+
+_CONFIG = []
+
+
+def _stop_on_sigterm(signum, frame):
+    capture = _CONFIG[0].pluginmanager.getplugin("capturemanager") if _CONFIG else None
+    if capture is not None:
+        capture.suspend_global_capture(in_=False)  # say it on the real stderr, not into a capture
+    os.write(2, b"\nSIGTERM: the test run stops here\n")
+    os._exit(128 + signum)
+
+
+def pytest_configure(config):
+    """A SIGTERM (a CI runner cancelling the job, `timeout`) stops the run at once. Without
+    this, Lightning's handler, installed by every fit in this process, turned the signal
+    into an error of the test then running and the suite went on; Lightning's handler calls
+    the one it finds installed, so this one runs inside fits too."""
+    if threading.current_thread() is threading.main_thread():
+        _CONFIG[:] = [config]
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
 @pytest.fixture

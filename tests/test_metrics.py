@@ -96,3 +96,17 @@ def test_attention_entropy_is_the_categorical_entropy_over_log_l():
     assert torch.allclose(attention_entropy(alphas), expected, atol=1e-6)
     assert torch.allclose(attention_entropy(torch.full((2, 49), 1 / 49)), torch.ones(2))
     assert torch.equal(attention_entropy(torch.eye(49)[:3]), torch.zeros(3))  # one location each
+
+
+def test_official_metrics_without_java_say_once_that_meteor_was_not_computed(monkeypatch, recwarn):
+    pytest.importorskip("pycocoevalcap")
+    import shutil
+
+    from vision_attention.metrics import coco_metrics
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # as on a machine without java
+    hyps, refs = [["a", "dog", "runs"]], [[["a", "dog", "runs", "fast"], ["the", "dog", "runs"]]]
+    out = coco_metrics(hyps, refs)
+    assert "coco_meteor" not in out and out["coco_bleu1"] > 0
+    said = [w for w in recwarn if "METEOR 1.5 needs Java" in str(w.message)]
+    assert len(said) == 1

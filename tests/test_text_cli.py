@@ -55,6 +55,12 @@ def test_sentiment_config_fits_and_the_checkpoint_classifies_with_weights(config
     assert html.read_text() == page and "exists: pass --overwrite" in capsys.readouterr().err
     assert main(["classify", "--checkpoint", str(checkpoint), "--html", str(html), "--overwrite", "the food was bad"]) == 0
     assert html.read_text() != page
+    capsys.readouterr()
+    long = " ".join(["the food was good"] * 25)  # 100 words; the model reads 32
+    assert main(["classify", "--checkpoint", str(checkpoint), "--", "good", "--debug", long]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[2] for line in out.splitlines()] == ["good", "--debug", long]  # "--debug" is a sentence here
+    assert err.splitlines() == ["note: sentence 3 has 100 words; the model reads its first 32"]
 
 
 def test_dates_config_fits_and_the_checkpoint_translates_with_an_alignment(tmp_path, capsys):

@@ -198,6 +198,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     import json
+    import warnings
 
     from .data.caption_files import read_caption_records
     from .inference import Captioner
@@ -211,7 +212,9 @@ def run_score(args: argparse.Namespace) -> int:
     if not records:
         raise ValueError(f"{args.annotations}: no photos in the {args.split} split")
     captioner = Captioner.from_pretrained(args.model, map_location=args.device)
-    metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="METEOR 1.5 needs Java")  # said once below, as a note
+        metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)
     if args.official and metrics.get("coco_meteor") is None:
         print("note: METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", file=sys.stderr)
     report = {"model": captioner.name, "split": args.split, "photos": len(records), "beam_size": args.beam_size,
@@ -239,9 +242,13 @@ def run_classify(args: argparse.Namespace) -> int:
 
     if args.html is not None:
         check_output(args.html, "--html", [args.checkpoint], args.overwrite)
-    results = Classifier.from_checkpoint(args.checkpoint).classify(args.sentences)
+    classifier = Classifier.from_checkpoint(args.checkpoint)
+    results = classifier.classify(args.sentences)
     parts = []
-    for sentence, result in zip(args.sentences, results):
+    for number, (sentence, result) in enumerate(zip(args.sentences, results), start=1):
+        if result.words > len(result.tokens):
+            print(f"note: sentence {number} has {result.words} words; the model reads its first {len(result.tokens)}",
+                  file=sys.stderr)
         print(f"{result.label}\t{result.probability:.3f}\t{sentence}")
         if result.weights is not None:
             parts.append(token_weights_html(result.tokens, result.weights, f"label {result.label} ({result.probability:.0%})"))
@@ -308,7 +315,8 @@ def run_seeds(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
+    options = argv[: argv.index("--")] if "--" in argv else argv  # after "--" every word is an input
+    debug = "--debug" in options
     if debug:
         argv.remove("--debug")
     try:
@@ -330,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        message = str(err).strip() or type(err).__name__  # whole: a list of missing files keeps its names
         print(f"vision-attention: error: {message}", file=sys.stderr)
         return 2
 

@@ -13,6 +13,7 @@ length penalty (sigma = 6), averaged over references and n, times 10.
 from __future__ import annotations
 
 import math
+import shutil
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -112,7 +113,8 @@ def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]
 
 def coco_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> dict[str, float] | None:
     """BLEU, METEOR 1.5, ROUGE-L and CIDEr-D from the official COCO code (``pycocoevalcap``,
-    Java for METEOR), on already tokenised text; None when it is not installed."""
+    Java for METEOR: without it, a warning says METEOR was not computed), on already
+    tokenised text; None when it is not installed."""
     try:
         from pycocoevalcap.bleu.bleu import Bleu
         from pycocoevalcap.cider.cider import Cider
@@ -126,12 +128,12 @@ def coco_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tok
     out.update({f"coco_bleu{n}": float(s) for n, s in enumerate(bleus, start=1)})
     out["coco_rouge_l"], _ = Rouge().compute_score(gts, res)
     out["coco_cider_d"], _ = Cider().compute_score(gts, res)
-    try:
-        from pycocoevalcap.meteor.meteor import Meteor
+    if shutil.which("java") is None:  # pycocoevalcap's METEOR 1.5 is a Java program
+        warnings.warn("METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", RuntimeWarning, stacklevel=2)
+        return {k: float(v) for k, v in out.items()}
+    from pycocoevalcap.meteor.meteor import Meteor
 
-        out["coco_meteor"], _ = Meteor().compute_score(gts, res)
-    except (OSError, FileNotFoundError, ValueError):  # no Java
-        pass
+    out["coco_meteor"], _ = Meteor().compute_score(gts, res)
     return {k: float(v) for k, v in out.items()}
 
 

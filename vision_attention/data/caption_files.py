@@ -43,7 +43,7 @@ def read_karpathy_json(path: str | Path, image_root: str | Path) -> list[Caption
             folder = image_root / entry["filepath"] if entry.get("filepath") else image_root
             captions = [s["tokens"] if s.get("tokens") else tokenize(s["raw"]) for s in entry["sentences"]]
             records.append(CaptionedImage(folder / entry["filename"], captions, split))
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: not a Karpathy split file ({type(err).__name__}: {err})") from err
     return records
 
@@ -53,8 +53,7 @@ def read_captions_txt(path: str | Path, image_root: str | Path) -> list[Captione
     appearance, with split "train" (use :func:`seeded_split`)."""
     path, image_root = Path(path), Path(image_root)
     by_image: dict[str, list[list[str]]] = {}
-    with open(path, encoding="utf-8", newline="\n") as f:
-        lines = f.read().split("\n")
+    lines = read_text_lines(path)
     if not lines or lines[0].strip().lower() != "image,caption":
         raise ValueError(f"{path}:1: expected the header 'image,caption', found {lines[0][:60]!r}")
     for number, line in enumerate(lines[1:], start=2):
@@ -65,7 +64,20 @@ def read_captions_txt(path: str | Path, image_root: str | Path) -> list[Captione
         if not sep or not name or not caption.strip():
             raise ValueError(f"{path}:{number}: expected 'image,caption', found {line[:60]!r}")
         by_image.setdefault(name.strip(), []).append(tokenize(caption))
+    if not by_image:
+        raise ValueError(f"{path}: no captions after the header")
     return [CaptionedImage(image_root / name, caps, "train") for name, caps in by_image.items()]
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (split on LF only); a byte that is not UTF-8 is an
+    error naming the file, the line and the byte."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: byte 0x{data[err.start]:02x} is not UTF-8 (save the file as UTF-8)") from err
 
 
 SPLIT_LISTS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
@@ -86,7 +98,7 @@ def apply_split_lists(records: list[CaptionedImage], folder: str | Path) -> list
         path = Path(folder) / file
         if not path.is_file():
             continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        for number, line in enumerate(read_text_lines(path), start=1):
             name = line.strip()
             if not name:
                 continue

@@ -16,8 +16,9 @@ from .text_checkpoint import TextInference
 class Classified:
     label: int
     probability: float  # of the label
-    tokens: list[str]  # as the model saw them (unknown words as <unk>)
+    tokens: list[str]  # as the model saw them (unknown words as <unk>; the first max_len words)
     weights: list[float] | None  # attention per token; None for the last-state baseline
+    words: int = 0  # in the sentence: more than len(tokens) when it was cut to the model's max_len
 
 
 class Classifier(TextInference):
@@ -30,11 +31,12 @@ class Classifier(TextInference):
         max_len = self.model.config["max_len"]
         results = []
         for sentence in sentences:
-            ids = self.vocab.encode(tokenize(sentence), add_special=False)[:max_len] or [Vocabulary.unk_id]
+            words = tokenize(sentence)
+            ids = self.vocab.encode(words, add_special=False)[:max_len] or [Vocabulary.unk_id]
             tokens = torch.tensor([ids], device=self.device)
             out = self.model(tokens, torch.tensor([len(ids)], device=self.device))
             probs = torch.softmax(out.logits[0], 0)
             label = int(probs.argmax())
             weights = None if out.weights is None else out.weights[0, : len(ids)].tolist()  # the words' share
-            results.append(Classified(label, float(probs[label]), self.vocab.decode(ids), weights))
+            results.append(Classified(label, float(probs[label]), self.vocab.decode(ids), weights, len(words)))
         return results

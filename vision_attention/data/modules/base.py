@@ -64,8 +64,29 @@ class SplitsDataModule(L.LightningDataModule):
     def make_vocab(self) -> Vocabulary | None:
         return None
 
+    def check_settings(self) -> None:
+        """Sizes are positive integers (the number of items of a split may be 0, which makes
+        that split empty), worker counts not negative: each bad value one line naming it."""
+        from ...resources import check_int
+
+        for name, value in self.hparams.items():
+            if name in ("train_size", "val_size", "test_size"):
+                if value is not None:
+                    check_int(name, value, low=0)
+            elif name.endswith("_size") or name == "max_objects":
+                if value is not None:
+                    check_int(name, value)
+            elif name == "num_workers":
+                check_int(name, value, low=0)
+
+    def empty_split(self, split: str) -> str:
+        """Why ``split`` holds nothing, naming the setting or file that made it so."""
+        size = self.hparams.get(f"{split}_size")
+        return f"{split}_size is {size}" if size is not None else "no items"
+
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
+            self.check_settings()
             self.splits = self.make_splits()
         if self.vocab is None:
             self.vocab = self.make_vocab()
@@ -85,6 +106,8 @@ class SplitsDataModule(L.LightningDataModule):
         self.setup()
         if split not in self.splits:
             raise ValueError(f"{type(self).__name__} has no {split} split (it has {', '.join(self.splits)})")
+        if len(self.splits[split]) == 0:
+            raise ValueError(f"{type(self).__name__}: the {split} split is empty ({self.empty_split(split)})")
         workers = self.hparams.num_workers
         return DataLoader(self.dataset(split, train), batch_size=self.hparams.batch_size, shuffle=train,
                           num_workers=workers, collate_fn=type(self).collate, persistent_workers=workers > 0)

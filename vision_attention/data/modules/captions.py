@@ -165,6 +165,9 @@ class CaptionFilesDataModule(CaptionDataModule):
         h = self.hparams
         return read_caption_records(h.annotations, h.image_root, h.val_share, h.test_share, h.split_seed)
 
+    def empty_split(self, split: str) -> str:
+        return f"{self.hparams.annotations} has no {split} photos"
+
     def make_splits(self) -> dict[str, Dataset]:
         from functools import partial
 
