@@ -86,3 +86,13 @@ def test_a_truncated_checkpoint_is_named_damaged(trained, tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="damaged checkpoint"):
         run(command("test", tmp_path, "--ckpt_path", str(path)))
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "test"])
+def test_a_checkpoint_of_another_model_shape_is_one_line_naming_the_setting_and_makes_no_run(trained, subcommand, capsys):
+    folders = sorted((trained / "lightning_logs").iterdir())
+    argv = command(subcommand, trained, "--ckpt_path", "last", "--model.init_args.model.init_args.hidden_dim", "48")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith("last.ckpt: its model differs from this config's: hidden_dim is 32 there, 48 here"), err
+    assert sorted((trained / "lightning_logs").iterdir()) == folders  # no new version folder

@@ -12,7 +12,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .checkpoints import CheckpointError, atomic_save, find_run_checkpoint, read_checkpoint
+from .checkpoints import KEY, CheckpointError, atomic_save, find_run_checkpoint, read_checkpoint
 from .lit.callbacks import SaveLastOnStop
 
 
@@ -45,7 +45,8 @@ class VisionAttentionCLI(LightningCLI):
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:
         kwargs = super()._prepare_subcommand_kwargs(subcommand)
         if "ckpt_path" in self._subcommand_method_arguments[subcommand]:
-            kwargs["ckpt_path"] = resolve_ckpt_path(kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir)
+            kwargs["ckpt_path"] = resolve_ckpt_path(kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir,
+                                                    self.model)
         return kwargs
 
     def instantiate_trainer(self, **kwargs):
@@ -63,12 +64,13 @@ class VisionAttentionCLI(LightningCLI):
         )
 
 
-def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str) -> str | None:
+def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str, module=None) -> str | None:
     """The checkpoint file ``--ckpt_path`` names. ``last`` and ``best`` are looked up under the
     trainer's ``default_root_dir`` across run versions (Lightning looks only in the new run's
     own folder, so after a restart it finds nothing). ``fit`` with nothing to resume says so
     and starts from step 0; ``validate``, ``test`` and ``predict`` refuse to score untrained
-    weights. A named file is checked before any work (missing, damaged, unsafe: one line)."""
+    weights. A named file is checked before any work (missing, damaged, unsafe, or weights
+    that do not fit ``module``: one line, and no run folder made)."""
     import sys
 
     if ckpt_path in ("last", "best"):
@@ -83,8 +85,42 @@ def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str) -> str 
         if subcommand == "fit":
             return None
         raise CheckpointError(f"{subcommand} needs --ckpt_path: a checkpoint file, or last / best (the newest under {root})")
-    read_checkpoint(ckpt_path)
+    checkpoint = read_checkpoint(ckpt_path)
+    if module is not None:
+        check_fits(checkpoint, module, ckpt_path)
     return ckpt_path
+
+
+def check_fits(checkpoint: dict, module, path: str) -> None:
+    """Refuse, in one line naming the settings that differ, a checkpoint whose weights do not
+    fit the LightningModule this config builds (a changed model dimension or vocabulary)."""
+    state, own = checkpoint.get("state_dict", {}), module.state_dict()
+    wrong = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    missing, unexpected = [k for k in own if k not in state], [k for k in state if k not in own]
+    if not (wrong or missing or unexpected):
+        return
+    saved = _flat(checkpoint.get(KEY, {}).get("model_config") or {})
+    current = _flat(getattr(getattr(module, "model", None), "config", None) or {})
+    differ = [f"{k} is {saved.get(k)!r} there, {current.get(k)!r} here" for k in sorted(set(saved) | set(current))
+              if saved.get(k) != current.get(k)]
+    if differ:
+        more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+        raise CheckpointError(f"{path}: its model differs from this config's: {differ[0]}{more}")
+    first = wrong[0] if wrong else (missing or unexpected)[0]
+    detail = (f"{first} is {tuple(state[first].shape)} there, {tuple(own[first].shape)} here" if wrong
+              else f"{first} is {'missing there' if missing else 'not in this model'}")
+    raise CheckpointError(f"{path}: its weights do not fit this config's model: {detail}")
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A nested config as {"encoder.name": ..., "hidden_dim": ...}."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def one_line(error: Exception, argv: list[str]) -> str:
