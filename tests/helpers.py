@@ -47,3 +47,31 @@ def cli_with_4_gib_free(argv: list[str]) -> tuple[int, int, str]:
     run = subprocess.run([sys.executable, "-c", _WITH_4_GIB_FREE, *argv], capture_output=True, text=True, timeout=120)
     status, peak_kib = map(int, run.stdout.split()[-2:])
     return status, peak_kib, run.stderr
+
+
+def small_filesystem(path, size: str = "256k"):
+    """A context manager: a tmpfs of ``size`` mounted at ``path`` (a real full disk for ENOSPC,
+    remountable read-only), or pytest.skip where mounting is not allowed (not root)."""
+    import contextlib
+    import subprocess
+
+    import pytest
+
+    @contextlib.contextmanager
+    def mounted():
+        path.mkdir(parents=True, exist_ok=True)
+        made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot mount a small filesystem here ({made.stderr.decode().strip() or 'not root'})")
+        try:
+            yield path
+        finally:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+    return mounted()
+
+
+def remount_read_only(path) -> None:
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)

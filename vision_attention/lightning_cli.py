@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import re
 import signal
+from contextlib import contextmanager
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -58,10 +59,49 @@ class VisionAttentionCLI(LightningCLI):
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
 
+    def fit(self, **kwargs) -> None:
+        """``trainer.fit`` holding the run folder: a second fit in the same ``default_root_dir``
+        at the same time would pick the same version folder and write over the first's files."""
+        with hold_run_folder(self.trainer.default_root_dir):
+            self.trainer.fit(**kwargs)
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments(
             "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
         )
+
+
+@contextmanager
+def hold_run_folder(root: str):
+    """An exclusive lock on ``root/.fit.lock`` while the block runs (the kernel drops it if the
+    process ends, however it ends); one line naming the holder if another fit has it."""
+    import fcntl
+    import os
+    from pathlib import Path
+
+    folder = Path(root)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / ".fit.lock", "a+")
+    except OSError as err:
+        raise OSError(f"{folder}: cannot write in the run folder ({err.strerror})") from err
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise ValueError(f"{folder}: another fit is running in this run folder ({holder}); wait for it to end, "
+                         "or give another --trainer.default_root_dir") from None
+    with handle:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str, module=None) -> str | None:

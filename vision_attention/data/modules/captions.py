@@ -12,7 +12,7 @@ from ...vocab import Vocabulary
 from ..caption_files import read_caption_records
 from ..captioning import CaptionedImages, CaptionItems, RandomMirror, collate_captions, mirror_image
 from ..digits import load_mnist
-from ..feature_cache import CachedFeatures, FeatureCache
+from ..feature_cache import CachedFeatures, FeatureCache, file_fingerprints
 from ..mnist_captions import MNISTCaptions
 from ..shapes import ShapesCaptions
 from .base import SplitsDataModule, _require, weights_fingerprint
@@ -206,8 +206,9 @@ class CaptionFilesDataModule(CaptionDataModule):
         source = _Trunk(encoder) if fine_tuned else encoder
 
         def cached(images: CaptionedImages, **extra) -> CachedFeatures:
+            paths = [r.path for r in images.records]
             cache = FeatureCache(self.hparams.feature_cache, config["name"], {**settings, **extra},
-                                 [str(r.path) for r in images.records])
+                                 [str(p) for p in paths], file_fingerprints(paths))
             training = encoder.training  # building the cache puts the encoder in eval mode
             features = cache.get_or_build(images, source, device=device)
             encoder.train(training)
