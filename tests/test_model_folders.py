@@ -231,3 +231,12 @@ def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(
     monkeypatch.setattr(loading, "free_bytes", lambda device: 20_000)  # as on a machine with 20 kB free
     with pytest.raises(CheckpointError, match=r"its config builds a model of 0M weights \(0.0 GiB\), more than the 0.0 GiB free"):
         Captioner.from_pretrained(folder)
+
+
+def test_a_diverged_checkpoint_is_refused_at_load_not_captioned_without_a_word(tiny_captioner, tmp_path, capsys):
+    checkpoint, photos = tiny_captioner
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["state_dict"]["model.lstm.weight_hh"] = torch.full_like(state["state_dict"]["model.lstm.weight_hh"], float("nan"))
+    torch.save(state, tmp_path / "nan.ckpt")
+    _one_line_refusal(["caption", "--checkpoint", str(tmp_path / "nan.ckpt"), str(photos[0])], capsys,
+                      "lstm.weight_hh holds NaN or infinite values (a diverged run?)")
