@@ -110,3 +110,26 @@ def test_official_metrics_without_java_say_once_that_meteor_was_not_computed(mon
     assert "coco_meteor" not in out and out["coco_bleu1"] > 0
     said = [w for w in recwarn if "METEOR 1.5 needs Java" in str(w.message)]
     assert len(said) == 1
+
+
+def test_the_reward_cider_d_equals_the_official_per_image_scores_on_a_flickr8k_dev_batch(data_dir):
+    """Self-critical training's reward is computed as the dev score is: the same per-image
+    CIDEr-D as pycocoevalcap's on the same references, for captions short and long."""
+    pytest.importorskip("pycocoevalcap")
+    from pycocoevalcap.cider.cider import Cider
+
+    from vision_attention.data import read_caption_records
+    from vision_attention.metrics import CiderD
+
+    annotations = data_dir / "flickr8k" / "captions.txt"
+    if not annotations.is_file():
+        pytest.skip(f"{annotations} is not there")
+    batch = [r for r in read_caption_records(annotations) if r.split == "val"][:64]
+    refs = [r.captions for r in batch]
+    hyps = [batch[(i + 1) % 64].captions[i % 5] for i in range(64)]  # another photo's caption
+    hyps[0], hyps[1], hyps[2] = refs[0][0], ["a"], refs[2][1] + ["in", "the", "park"]  # exact, one word, longer
+    _, official = Cider().compute_score({i: [" ".join(r) for r in rs] for i, rs in enumerate(refs)},
+                                        {i: [" ".join(h)] for i, h in enumerate(hyps)})
+    ours = CiderD(refs).scores(hyps, refs)
+    assert ours == pytest.approx(list(official), rel=1e-9, abs=1e-12)
+    assert ours[0] > 1.0 > ours[5]  # the reference itself scores high, another photo's caption low

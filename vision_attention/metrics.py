@@ -72,43 +72,71 @@ def _ngrams(words: Tokens, n: int = 4) -> Counter:
     return Counter(tuple(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words) - k + 1))
 
 
-def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0) -> float:
-    """Corpus CIDEr-D (the mean of the per-image scores)."""
-    if not hypotheses:
-        return 0.0
-    ref_counts = [[_ngrams(r, n) for r in refs] for refs in references]
-    document_frequency: Counter = Counter()
-    for counts in ref_counts:
-        document_frequency.update(set().union(*(c.keys() for c in counts)))
-    log_images = math.log(float(len(ref_counts)))
+class CiderD:
+    """CIDEr-D against a reference corpus, as the COCO caption code computes it: n-gram
+    (n = 1..4) TF-IDF vectors whose document frequencies come from the corpus (one document
+    per image: the union of its references' n-grams), candidate weights clipped by the
+    reference's, a Gaussian penalty (sigma 6) on the difference of the two captions' bigram
+    counts (the official code's length), the mean over n and over references, times 10.
 
-    def vector(counts: Counter) -> tuple[list[dict], list[float], int]:
-        vec, norm = [dict() for _ in range(n)], [0.0] * n
-        for gram, tf in counts.items():
+    Built on the evaluated references it gives pycocoevalcap's scores; built once on the
+    training references it is the reward of self-critical training (Rennie et al. 2017),
+    each image's reference vectors kept for the steps that score it again.
+
+    Args:
+        corpus: the references of every image, token lists.
+        n: longest n-gram.
+        sigma: the length penalty's width.
+    """
+
+    def __init__(self, corpus: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0) -> None:
+        self.n, self.sigma = n, sigma
+        self.document_frequency: Counter = Counter()
+        for refs in corpus:
+            self.document_frequency.update(set().union(*(_ngrams(r, n).keys() for r in refs)))
+        self.log_documents = math.log(float(max(len(corpus), 1)))
+        self._references: dict[tuple, list] = {}
+
+    def vector(self, words: Tokens) -> tuple[list[dict], list[float], int]:
+        vec, norm, length = [dict() for _ in range(self.n)], [0.0] * self.n, 0
+        for gram, tf in _ngrams(words, self.n).items():
             k = len(gram) - 1
-            vec[k][gram] = tf * (log_images - math.log(max(1.0, document_frequency[gram])))
+            vec[k][gram] = tf * (self.log_documents - math.log(max(1.0, self.document_frequency[gram])))
             norm[k] += vec[k][gram] ** 2
-        length = sum(tf for gram, tf in counts.items() if len(gram) == 1)
+            length += tf if k == 1 else 0
         return vec, [math.sqrt(x) for x in norm], length
 
-    def similarity(hyp, ref) -> list[float]:
+    def _similarity(self, hyp, ref) -> float:
         (vh, nh, lh), (vr, nr, lr) = hyp, ref
-        penalty = math.exp(-((lh - lr) ** 2) / (2 * sigma**2))
-        values = []
-        for k in range(n):
+        penalty = math.exp(-((lh - lr) ** 2) / (2 * self.sigma**2))
+        total = 0.0
+        for k in range(self.n):
             value = sum(min(w, vr[k].get(g, 0.0)) * vr[k].get(g, 0.0) for g, w in vh[k].items())
             if nh[k] != 0 and nr[k] != 0:
                 value /= nh[k] * nr[k]
-            values.append(value * penalty)
-        return values
+            total += value * penalty
+        return total / self.n
 
-    total = 0.0
-    for hyp, counts in zip(hypotheses, ref_counts):
-        hyp_vec = vector(_ngrams(hyp, n))
-        sims = [similarity(hyp_vec, vector(c)) for c in counts]
-        per_n = [sum(s[k] for s in sims) / len(sims) for k in range(n)]
-        total += sum(per_n) / n * 10.0
-    return total / len(hypotheses)
+    def score(self, hypothesis: Tokens, references: Sequence[Tokens]) -> float:
+        """CIDEr-D of one caption against its image's references."""
+        key = tuple(tuple(r) for r in references)
+        if key not in self._references:
+            self._references[key] = [self.vector(r) for r in references]
+        refs = self._references[key]
+        hyp = self.vector(hypothesis)
+        return 10.0 * sum(self._similarity(hyp, r) for r in refs) / len(refs)
+
+    def scores(self, hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> list[float]:
+        return [self.score(h, refs) for h, refs in zip(hypotheses, references)]
+
+
+def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0) -> float:
+    """Corpus CIDEr-D (the mean of the per-image scores, document frequencies over the
+    evaluated references)."""
+    if not hypotheses:
+        return 0.0
+    scores = CiderD(references, n, sigma).scores(hypotheses, references)
+    return sum(scores) / len(scores)
 
 
 def coco_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> dict[str, float] | None:

@@ -5,7 +5,8 @@ from .callbacks import BudgetDecay, ElapsedMinutes, EMAWeights, SaveLastOnStop
 from .captioning import CaptioningModule
 from .drawing import AlignDrawModule, DrawModule
 from .judging import JudgeModule
+from .self_critical import SelfCriticalModule
 from .text import ClassifierModule, Seq2SeqModule
 
 __all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes",
-           "EMAWeights", "JudgeModule", "SaveLastOnStop", "Seq2SeqModule", "VisionModule"]
+           "EMAWeights", "JudgeModule", "SaveLastOnStop", "SelfCriticalModule", "Seq2SeqModule", "VisionModule"]

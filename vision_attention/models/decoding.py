@@ -53,7 +53,7 @@ def _expand(structure: tuple, k: int) -> tuple:
     return type(structure)(*(t.repeat_interleave(k, dim=0) for t in structure))
 
 
-def _banned(logits: Tensor, suppressed: tuple[int, ...]) -> Tensor:
+def suppress(logits: Tensor, suppressed: tuple[int, ...]) -> Tensor:
     """``logits`` (N, V) with the suppressed ids at -inf."""
     if not suppressed:
         return logits
@@ -73,7 +73,7 @@ def _sequential(
     for _ in range(max_len):
         out = model.step(tokens, state, memory)
         log_probs = torch.log_softmax(out.logits.float(), dim=-1)  # (B, V)
-        tokens = pick(_banned(out.logits, suppressed)).masked_fill(finished, 0)  # (B,) <pad> after <end>
+        tokens = pick(suppress(out.logits, suppressed)).masked_fill(finished, 0)  # (B,) <pad> after <end>
         log_prob = log_prob + log_probs.gather(1, tokens[:, None]).squeeze(1).masked_fill(finished, 0.0)
         alphas.append(out.alpha.masked_fill(finished[:, None], 0.0))
         words.append(tokens)
@@ -162,7 +162,7 @@ def beam_search(
     alphas = None
     for _ in range(max_len):
         out = model.step(tokens, state, memory)
-        log_probs = _banned(torch.log_softmax(out.logits.float(), dim=-1), suppressed).view(batch, k, -1)  # (B, K, V)
+        log_probs = suppress(torch.log_softmax(out.logits.float(), dim=-1), suppressed).view(batch, k, -1)  # (B, K, V)
         vocab = log_probs.shape[-1]
         frozen = torch.full_like(log_probs[0, 0], float("-inf"))
         frozen[pad_id] = 0.0

@@ -27,6 +27,12 @@ class CaptionDataModule(SplitsDataModule):
     def dataset(self, split: str, train: bool) -> Dataset:
         return CaptionItems(self.splits[split], self.vocab, train)
 
+    def train_references(self) -> list[list[list[str]]]:
+        """The captions of every training image (the corpus of CIDEr-D's document frequencies)."""
+        self.setup()
+        train = self.splits["train"]
+        return [train[i]["captions"] for i in range(len(train))]
+
 
 class SceneCaptionsDataModule(CaptionDataModule):
     """The settings the synthetic scene sets share (ShapesCaptions, MNISTCaptions); each
@@ -167,6 +173,10 @@ class CaptionFilesDataModule(CaptionDataModule):
 
     def empty_split(self, split: str) -> str:
         return f"{self.hparams.annotations} has no {split} photos"
+
+    def train_references(self) -> list[list[list[str]]]:
+        self.setup()
+        return [r.captions for r in self._records if r.split == "train"]
 
     def make_splits(self) -> dict[str, Dataset]:
         from functools import partial

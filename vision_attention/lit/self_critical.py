@@ -1,0 +1,106 @@
+"""The self-critical stage (:mod:`vision_attention.models.self_critical`) of a captioner that
+cross-entropy trained: it starts from that run's weights and maximises CIDEr-D.
+
+Validation and test are :class:`CaptioningModule`'s (beam search, BLEU, CIDEr-D, distinct
+captions and words used, which watch for the classic collapse to one generic caption);
+training logs the mean reward of the samples, of the baseline, and how many distinct
+captions the samples hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from ..checkpoints import CheckpointError, KEY, find_run_checkpoint, load_checkpoint, model_weights
+from ..metrics import CiderD
+from ..models.self_critical import self_critical_loss
+from ..models.show_attend_tell import ShowAttendTell
+from ..vocab import Vocabulary
+from .captioning import CaptioningModule
+
+
+class SelfCriticalModule(CaptioningModule):
+    """Self-critical sequence training of a :class:`ShowAttendTell`.
+
+    Args:
+        model: the captioner, built as the cross-entropy run built it.
+        init_from: that run's checkpoint (a file), or its run folder (its best checkpoint
+            is taken, as ``--ckpt_path best`` finds it). Its weights start this stage; a
+            resumed stage (``--ckpt_path last``) continues from its own instead.
+        samples: K captions sampled per image.
+        baseline: "greedy" (the model's greedy caption's reward, Rennie et al.) or "mean"
+            (the mean reward of the image's other samples, Luo 2020).
+        lr: learning rate of the decoder.
+        encoder_lr: learning rate of the encoder's fine-tuned blocks.
+        sample_len: most words a sampled caption holds.
+        beam_size: beam width of validation and test decoding.
+        max_len: longest decoded caption at validation and test.
+        official_metrics: also the COCO caption code's metrics at validation and test.
+    """
+
+    def __init__(
+        self,
+        model: ShowAttendTell,
+        init_from: str,
+        samples: int = 5,
+        baseline: Literal["greedy", "mean"] = "greedy",
+        lr: float = 5e-5,
+        encoder_lr: float = 1e-5,
+        sample_len: int = 20,
+        beam_size: int = 3,
+        max_len: int = 30,
+        official_metrics: bool = False,
+    ) -> None:
+        super().__init__(model, lr=lr, encoder_lr=encoder_lr, beam_size=beam_size, max_len=max_len,
+                         official_metrics=official_metrics)
+        if baseline not in ("greedy", "mean"):  # the arguments are in hparams: the parent saved this frame's too
+            raise ValueError(f"baseline must be 'greedy' or 'mean', got {baseline!r}")
+        path = Path(init_from)
+        if path.is_dir():
+            found = find_run_checkpoint("best", path)
+            if found is None:
+                raise CheckpointError(f"init_from {init_from}: no best checkpoint under this run folder")
+            path = found
+        checkpoint, info = load_checkpoint(path, "cpu", ("captioner",), "a captioner")
+        weights = model_weights(checkpoint)
+        own = self.model.state_dict()
+        unfit = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
+        if unfit:
+            raise CheckpointError(f"init_from {path}: its weights do not fit this model (e.g. {unfit[0]})")
+        self.model.load_state_dict(weights)
+        self.vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None  # checked against the data's
+        self.init_path = str(path)
+        self.cider: CiderD | None = None
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if stage == "fit" and self.cider is None:
+            if not hasattr(datamodule, "train_references"):
+                raise ValueError(f"{type(datamodule).__name__} cannot give its training references for CIDEr-D")
+            self.cider = CiderD(datamodule.train_references())  # document frequencies of the training corpus
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint[KEY]["init_from"] = self.init_path
+
+    def model_step(self, batch: dict, split: str) -> torch.Tensor:
+        if split != "train":
+            return super().model_step(batch, split)
+        features = self.features(batch)  # (B, L, D), through a fine-tuned tail
+        references = batch["references"]
+
+        def reward(tokens: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+            words = [self.vocab.decode(row) for row in tokens.tolist()]
+            refs = [references[i] for i in images.tolist()]
+            return torch.tensor(self.cider.scores(words, refs), device=tokens.device)
+
+        out = self_critical_loss(self.model, features, reward, self.hparams.samples, self.hparams.baseline,
+                                 self.hparams.sample_len)
+        distinct = len({tuple(t) for t in out.samples.tokens.tolist()}) / len(out.samples.tokens)
+        self.log_dict({"train/loss": out.loss, "train/reward": out.rewards.mean(), "train/baseline": out.baselines.mean(),
+                       "train/distinct_samples": distinct}, prog_bar=True, batch_size=len(features))
+        return out.loss
