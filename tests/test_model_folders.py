@@ -222,7 +222,7 @@ def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(
     config["model_config"]["hidden_dim"] = 10**7  # 400 billion weights: far beyond any machine's memory
     (folder / CONFIG).write_text(json.dumps(config))
     before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
-    with pytest.raises(CheckpointError, match=r"lstm.bias_[hi]+ is \(64,\) but the config builds \(40000000,\)"):
+    with pytest.raises(CheckpointError, match=r": [\w.]+ is \([\d, ]+\) but the config builds \([\d, ]*10000000[\d, ]*\)$"):
         Captioner.from_pretrained(folder)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # under 200 MB more
     assert time.perf_counter() - start < 30

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--meta", type=Path, help="a JSON file of figures and provenance for config.json's meta")
     export.add_argument("--overwrite", action="store_true", help="replace the folder if it exists")
     score = commands.add_parser("score", help="score a captioner on a split of a captions file (no Lightning, no cache)")
-    score.add_argument("--model", default=DEFAULTS["captioner"], help=f"a captioner (default {DEFAULTS['captioner']})")
+    score.add_argument("--model", action="append", help=f"a captioner (default {DEFAULTS['captioner']}); twice or more: "
+                       "their ensemble")
     score.add_argument("--annotations", required=True, type=Path, help="captions.txt (with the split lists beside it) "
                        "or a Karpathy JSON")
     score.add_argument("--image-root", type=Path, help="where the photos are (default: images/ beside the annotations)")
@@ -200,8 +201,8 @@ def run_score(args: argparse.Namespace) -> int:
     import json
     import warnings
 
+    from .cli_caption import load_captioner
     from .data.caption_files import read_caption_records
-    from .inference import Captioner
     from .inference.scoring import score_captioner
     from .resources import check_int
 
@@ -211,7 +212,7 @@ def run_score(args: argparse.Namespace) -> int:
         records = records[: check_int("--limit", args.limit)]
     if not records:
         raise ValueError(f"{args.annotations}: no photos in the {args.split} split")
-    captioner = Captioner.from_pretrained(args.model, map_location=args.device)
+    captioner = load_captioner(args.model or [DEFAULTS["captioner"]], args.device)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="METEOR 1.5 needs Java")  # said once below, as a note
         metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)

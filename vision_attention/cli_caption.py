@@ -23,8 +23,8 @@ FIELDS = ("image", "caption", "score", "model", "beam_size")
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
-    parser.add_argument("--model", help=f"a shipped model's name, a model folder, a checkpoint (.ckpt) or a Hub id "
-                        f"(default {default_model})")
+    parser.add_argument("--model", action="append", help=f"a shipped model's name, a model folder, a checkpoint (.ckpt) "
+                        f"or a Hub id (default {default_model}); twice or more: their ensemble")
     parser.add_argument("--checkpoint", type=Path, help="a captioner checkpoint (.ckpt); the same as --model")
     parser.add_argument("--beam-size", type=int, default=3, help="beam width (default 3, as the shipped figures)")
     parser.add_argument("--max-len", type=int, default=30, help="longest caption in words (default 30)")
@@ -133,11 +133,19 @@ class CaptionWriter:
             self.buffer.flush()
 
 
+def load_captioner(models: list[str], device: str):
+    """One captioner, or with several models their ensemble."""
+    from .inference import Captioner, CaptionerEnsemble
+
+    if len(models) == 1:
+        return Captioner.from_pretrained(models[0], map_location=device)
+    return CaptionerEnsemble.from_pretrained(models, map_location=device)
+
+
 def run_caption(args: argparse.Namespace, default_model: str) -> int:
     from tqdm.auto import tqdm
 
     from .cli import figure_paths
-    from .inference import Captioner
     from .outputs import check_output, check_outputs
     from .resources import check_int
     from .outputs import write_atomically
@@ -146,9 +154,9 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
     check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len), check_int("--batch-size", args.batch_size)
     if args.model is not None and args.checkpoint is not None:
         raise ValueError("give --model or --checkpoint, not both")
-    model = str(args.checkpoint) if args.checkpoint is not None else args.model or default_model
+    models = [str(args.checkpoint)] if args.checkpoint is not None else args.model or [default_model]
     paths, problems = expand_inputs(args.images, args.recursive)
-    protected = [*paths, *([model] if Path(model).exists() else [])]
+    protected = [*paths, *(m for m in models if Path(m).exists())]
     if args.output is not None:
         check_output(args.output, "--output", protected, args.overwrite)
     if args.html is not None:
@@ -158,7 +166,7 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
     figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
     if args.attention_dir:
         check_outputs([f for f in figures if not f.is_dir()], "--attention-dir figure", protected, args.overwrite)
-    captioner = Captioner.from_pretrained(model, map_location=args.device)
+    captioner = load_captioner(models, args.device)
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     failures = len(problems)

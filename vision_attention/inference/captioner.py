@@ -23,6 +23,7 @@ from PIL import Image
 from ..checkpoints import CheckpointError
 from ..data.images import ImageTransform
 from ..models.decoding import beam_search
+from ..models.ensemble import Ensemble
 from ..models.show_attend_tell import ShowAttendTell
 from ..pretrained import DEFAULTS
 from ..resources import check_int, check_number, require_memory
@@ -93,11 +94,23 @@ class Captioner:
         (3, S, S): the preprocessing of training (:class:`~vision_attention.data.images.ImageTransform`)."""
         return self.transform(image)
 
+    @property
+    def decoder(self):
+        """What beam search runs: the model (an ensemble's, its members together)."""
+        return self.model
+
+    def encode(self, images: Sequence[ImageLike], max_len: int = 30) -> tuple[torch.Tensor, int, int]:
+        """(what the decoder reads for these images, attention locations L, bytes per beam of
+        one image up to ``max_len`` words)."""
+        batch = torch.stack([self.to_tensor(im) for im in images])
+        features = self.model.encode(batch.to(self.device, memory_format=torch.channels_last))  # (B, L, D)
+        return features, features.shape[1], beam_bytes(self.model.config, features.shape[1], max_len)
+
     @torch.no_grad()
     def caption(
         self,
         images: ImageLike | Sequence[ImageLike],
-        beam_size: int = 5,
+        beam_size: int = 3,
         max_len: int = 30,
         length_penalty: float = 0.0,
         batch_size: int = 32,
@@ -112,19 +125,53 @@ class Captioner:
             images = [images]
         results = []
         for start in range(0, len(images), batch_size):
-            batch = torch.stack([self.to_tensor(im) for im in images[start : start + batch_size]])
-            batch = batch.to(self.device, memory_format=torch.channels_last)  # (B, 3, S, S)
-            features = self.model.encode(batch)  # (B, L, D)
-            per_beam = beam_bytes(self.model.config, features.shape[1], max_len) * len(batch)
-            require_memory(per_beam, beam_size, self.device, f"beam_size {beam_size} over {len(batch)} image(s)")
-            decoded = beam_search(self.model, features, beam_size, length_penalty, max_len=max_len)
-            side = round(features.shape[1] ** 0.5)
-            for i in range(len(batch)):
+            chunk = images[start : start + batch_size]
+            encoded, locations, per_beam = self.encode(chunk, max_len)
+            require_memory(per_beam * len(chunk), beam_size, self.device, f"beam_size {beam_size} over {len(chunk)} image(s)")
+            decoded = beam_search(self.decoder, encoded, beam_size, length_penalty, max_len=max_len)
+            side = round(locations**0.5)
+            for i in range(len(chunk)):
                 words = self.vocab.decode(decoded.tokens[i].tolist())
                 steps = int(decoded.lengths[i])
                 alphas = decoded.alphas[i, :steps].reshape(steps, side, -1).cpu()  # (T + 1, h, w)
                 results.append(Caption(" ".join(words), words, float(decoded.score[i]), alphas))
         return results
+
+
+class CaptionerEnsemble(Captioner):
+    """Captioners that share a vocabulary, captioning together: each reads the photos with its
+    own preprocessing and encoder, and beam search runs on the mean of their log-probabilities
+    (:class:`~vision_attention.models.ensemble.Ensemble`). The attention shown is the first's.
+
+    Args:
+        members: the captioners.
+    """
+
+    def __init__(self, members: Sequence[Captioner]) -> None:
+        if not members:
+            raise ValueError("an ensemble needs at least one captioner")
+        for other in members[1:]:
+            if other.vocab != members[0].vocab:
+                raise ValueError(f"{other.name} and {members[0].name} have different vocabularies: they cannot be ensembled")
+        first = members[0]
+        self.members, self.model, self.vocab, self.image_size = list(members), first.model, first.vocab, first.image_size
+        self.device, self.name, self.meta, self.transform = first.device, " + ".join(m.name for m in members), {}, first.transform
+        self._decoder = Ensemble([m.model for m in members])
+
+    @classmethod
+    def from_pretrained(cls, models: Sequence[str | Path], map_location: str | torch.device = "cpu") -> "CaptionerEnsemble":
+        return cls([Captioner.from_pretrained(m, map_location) for m in models])
+
+    @property
+    def decoder(self):
+        return self._decoder
+
+    def encode(self, images: Sequence[ImageLike], max_len: int = 30) -> tuple[list[torch.Tensor], int, int]:
+        parts = [m.encode(images, max_len) for m in self.members]
+        return [p[0] for p in parts], parts[0][1], sum(p[2] for p in parts)
+
+    def save_pretrained(self, *args, **kwargs):
+        raise ValueError("an ensemble is saved as its members: save each captioner")
 
 
 def beam_bytes(config: dict, locations: int, max_len: int) -> int:

@@ -148,7 +148,10 @@ def check_weights(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], 
     if missing or unexpected:
         parts = [f"{len(names)} {label} (e.g. {names[0]})" for label, names in (("missing", missing), ("unexpected", unexpected)) if names]
         raise CheckpointError(f"{source}: the weights do not fit the model its config builds: {', '.join(parts)}")
-    for name, tensor in state.items():
+    for name in own:  # in the model's own order, so the first mismatch named is always the same
+        if name not in state:
+            continue
+        tensor = state[name]
         if tensor.shape != own[name].shape:
             raise CheckpointError(f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(own[name].shape)}")
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():

@@ -65,10 +65,10 @@ def _sequential(
 ) -> Decoded:
     memory = model.memory(encoded)
     state = model.init_state(memory)
-    batch = encoded.shape[0]
-    tokens = torch.full((batch,), start_id, dtype=torch.long, device=encoded.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=encoded.device)
-    log_prob = torch.zeros(batch, device=encoded.device)
+    batch, device = memory[0].shape[0], memory[0].device  # what encoded holds is the model's business
+    tokens = torch.full((batch,), start_id, dtype=torch.long, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    log_prob = torch.zeros(batch, device=device)
     words, alphas = [], []
     for _ in range(max_len):
         out = model.step(tokens, state, memory)
@@ -137,7 +137,8 @@ def beam_search(
 
     Args:
         model: the step decoder.
-        encoded: (B, ...) what ``model.memory`` takes (e.g. image features (B, L, D)).
+        encoded: what ``model.memory`` takes for B inputs (e.g. image features (B, L, D); an
+            ensemble's, one tensor per member).
         beam_size: K.
         length_penalty: exponent of the length normalisation of the final choice.
         start_id: <start>.
@@ -146,8 +147,8 @@ def beam_search(
         max_len: most words generated.
         suppressed: ids never chosen (their scores stay out of every beam).
     """
-    batch, k, device = encoded.shape[0], beam_size, encoded.device
     memory = model.memory(encoded)
+    batch, k, device = memory[0].shape[0], beam_size, memory[0].device
     if getattr(model, "beams_share_memory", False):  # its attention reads one memory for all K beams
         state = _expand(model.init_state(memory), k)
     else:
