@@ -139,3 +139,32 @@ def test_the_stage_starts_from_a_checkpoint_and_its_checkpoints_caption(tiny_cap
     captioner = Captioner.from_checkpoint(tmp_path / "scst.ckpt")
     assert not all(torch.equal(captioner.model.state_dict()[k], v) for k, v in start.items())  # it trained
     assert captioner.caption(photos[0], beam_size=2, max_len=6)[0].text
+
+
+def test_the_stage_runs_from_a_config_through_the_cli(tiny_captioner, tmp_path):
+    from vision_attention.cli import main
+
+    checkpoint, _ = tiny_captioner
+    config = tmp_path / "scst.yaml"
+    config.write_text(f"""
+seed_everything: 0
+trainer: {{max_steps: 2, val_check_interval: 2, check_val_every_n_epoch: null, limit_val_batches: 1, logger: false,
+          enable_progress_bar: false, enable_model_summary: false, default_root_dir: {tmp_path / 'run'}}}
+model:
+  class_path: vision_attention.lit.SelfCriticalModule
+  init_args:
+    init_from: {checkpoint}
+    samples: 2
+    model:
+      class_path: vision_attention.models.ShowAttendTell
+      init_args:
+        encoder: {{class_path: vision_attention.backbones.Backbone, init_args: {{name: tiny, grid: null, width: 8}}}}
+        embed_dim: 8
+        hidden_dim: 16
+        attn_dim: 8
+data:
+  class_path: vision_attention.data.ShapesCaptionsDataModule
+  init_args: {{train_size: 64, val_size: 8, test_size: 8, batch_size: 8, image_size: 32}}
+""")
+    assert main(["fit", "--config", str(config)]) == 0
+    assert Captioner.from_checkpoint(next((tmp_path / "run").rglob("last.ckpt"))).vocab is not None

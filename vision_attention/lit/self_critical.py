@@ -9,6 +9,7 @@ captions the samples hold.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Literal
 
@@ -56,8 +57,13 @@ class SelfCriticalModule(CaptioningModule):
     ) -> None:
         super().__init__(model, lr=lr, encoder_lr=encoder_lr, beam_size=beam_size, max_len=max_len,
                          official_metrics=official_metrics)
-        if baseline not in ("greedy", "mean"):  # the arguments are in hparams: the parent saved this frame's too
+        if baseline not in ("greedy", "mean"):
             raise ValueError(f"baseline must be 'greedy' or 'mean', got {baseline!r}")
+        # The parent saved this frame's arguments as hyperparameters, but under LightningCLI only
+        # those the config gives: the parent's own settings keep their defaults.
+        for name, parameter in inspect.signature(CaptioningModule.__init__).parameters.items():
+            if parameter.default is not inspect.Parameter.empty and name not in self.hparams:
+                self.hparams[name] = parameter.default
         path = Path(init_from)
         if path.is_dir():
             found = find_run_checkpoint("best", path)
