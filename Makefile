@@ -20,7 +20,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH)
-	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[test,eval]"
+	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[test,eval,plot]"
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -10,6 +10,7 @@
   ``--caption`` the shipped alignDRAW model, or any other (``--model``).
 * ``export``: a Lightning checkpoint as a model folder (``model.safetensors`` + ``config.json``).
 * ``score``: a captioner's metrics on a split of a captions file (the model cards' figures).
+* ``plot``: training curves of runs (their Lightning CSV logs) as one PNG, runs overlaid.
 * ``judge``: score an alignDRAW checkpoint with a judge trained on real images.
 * ``classify``: classify sentences with a trained text classifier; ``--html`` shows the
   attention on each word.
@@ -37,7 +38,7 @@ from .pretrained import DEFAULTS
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 # What users of other Lightning tools reach for; each output kind has its own command here.
 NOT_PREDICT = "there is no predict command: use caption, draw, classify or translate (caption and draw need no model: they use the shipped ones)"
-USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError)
+USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError, ImportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--limit", type=int, help="score only the split's first N photos")
     score.add_argument("--official", action="store_true", help="also the COCO caption code's metrics (pycocoevalcap)")
     score.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    plot = commands.add_parser("plot", help="draw runs' training curves (Lightning CSV logs) to a PNG, runs overlaid")
+    plot.add_argument("runs", nargs="+", type=Path, help="run folders (any holding metrics.csv) or metrics.csv files")
+    plot.add_argument("--metric", action="append", help="a logged metric, e.g. val/bleu4 (repeat for more panels; "
+                      "default: the val/ metrics every run logged, up to 4)")
+    plot.add_argument("--label", action="append", help="a name per run for the legend (default: the folder names)")
+    plot.add_argument("--out", type=Path, default=Path("curves.png"), help="the PNG to write (default curves.png)")
+    plot.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     judge = commands.add_parser("judge", help="score an alignDRAW model: does a judge read its images as their captions say?")
     judge.add_argument("--drawer", required=True, type=Path, help="an alignDRAW checkpoint (.ckpt)")
     judge.add_argument("--judge", required=True, type=Path, help="a judge checkpoint (train/judge_*.yaml)")
@@ -224,6 +232,18 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_plot(args: argparse.Namespace) -> int:
+    from .curves import plot_runs
+    from .outputs import check_output, write_atomically
+
+    if args.out.suffix.lower() != ".png":
+        raise ValueError(f"--out must name a .png file, got {str(args.out)!r}")
+    check_output(args.out, "--out", [p for run in args.runs for p in ([run] if run.is_file() else run.rglob("*.csv"))],
+                 args.overwrite)
+    print(plot_runs(args.runs, args.out, args.metric, args.label, write=lambda path, save: write_atomically(path, save)))
+    return 0
+
+
 def run_judge(args: argparse.Namespace) -> int:
     from .inference import Drawer
     from .inference import Judge, judge_drawer
@@ -331,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
-        commands = {"export": run_export, "score": run_score, "judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
+        commands = {"export": run_export, "score": run_score, "plot": run_plot, "judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
         if args.command in commands:
             return commands[args.command](args)
         parser.print_help()
