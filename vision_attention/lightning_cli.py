@@ -61,7 +61,10 @@ class VisionAttentionCLI(LightningCLI):
 
     def fit(self, **kwargs) -> None:
         """``trainer.fit`` holding the run folder: a second fit in the same ``default_root_dir``
-        at the same time would pick the same version folder and write over the first's files."""
+        at the same time would pick the same version folder and write over the first's files.
+        Only the first process holds it: DDP starts the other ranks as copies of this command."""
+        if not first_process():
+            return self.trainer.fit(**kwargs)
         with hold_run_folder(self.trainer.default_root_dir):
             self.trainer.fit(**kwargs)
 
@@ -69,6 +72,14 @@ class VisionAttentionCLI(LightningCLI):
         parser.link_arguments(
             "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
         )
+
+
+def first_process() -> bool:
+    """Whether this is rank 0 of a run, read from the variables Lightning, torchrun and SLURM set
+    (before ``fit`` starts, the trainer does not know its rank yet)."""
+    import os
+
+    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 @contextmanager

@@ -50,7 +50,17 @@ def sat_hard_flickr8k(vocab_size: int, weights: str | None = "DEFAULT") -> ShowA
 
 
 def sat_soft_flickr8k_lite2(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
-    return _photo_captioner(vocab_size, "efficientnet_lite2", weights, "soft", 512)
+    """Lite2 with its last stage and head fine-tuned, as Lite0's are."""
+    return _photo_captioner(vocab_size, "efficientnet_lite2", weights, "soft", 512, trainable_blocks=2)
+
+
+def sat_soft_flickr8k_scst(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
+    """The self-critical stage trains the cross-entropy stage's model further: the same model."""
+    return sat_soft_flickr8k(vocab_size, weights)
+
+
+def sat_hard_flickr8k_scst(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
+    return sat_hard_flickr8k(vocab_size, weights)
 
 
 def sat_soft_flickr8k_vgg19(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
@@ -93,6 +103,12 @@ def draw_shapes() -> DRAW:
 def aligndraw_mnist_captions(vocab_size: int) -> AlignDRAW:
     """Mansimov et al. 2016's MNIST-with-captions setting: 60 x 60, 32 steps, 300 units, z 150."""
     return AlignDRAW(vocab_size, (1, 60, 60), steps=32, read_n=8, write_n=8, enc_dim=300, dec_dim=300, z_dim=150,
+                     embed_dim=128, lang_dim=128, align_dim=128)
+
+
+def aligndraw_mnist_captions_cpu(vocab_size: int) -> AlignDRAW:
+    """The same task at a size one CPU core trains: 16 steps, 256 units, z 32 (the shipped model)."""
+    return AlignDRAW(vocab_size, (1, 60, 60), steps=16, read_n=8, write_n=8, enc_dim=256, dec_dim=256, z_dim=32,
                      embed_dim=128, lang_dim=128, align_dim=128)
 
 
