@@ -141,6 +141,17 @@ def test_the_stage_starts_from_a_checkpoint_and_its_checkpoints_caption(tiny_cap
     assert captioner.caption(photos[0], beam_size=2, max_len=6)[0].text
 
 
+def test_the_stage_starts_from_an_exported_model_folder(tiny_captioner, tmp_path):
+    checkpoint, _ = tiny_captioner
+    folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "exported")
+    data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=8, image_size=32)
+    model = ShowAttendTell(data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8)
+    module = SelfCriticalModule(model, init_from=str(folder), samples=3)
+    start = Captioner.from_checkpoint(checkpoint)
+    assert all(torch.equal(module.model.state_dict()[k], v) for k, v in start.model.state_dict().items())
+    assert module.vocab.to_dict() == start.vocab.to_dict()
+
+
 def test_the_stage_runs_from_a_config_through_the_cli(tiny_captioner, tmp_path):
     from vision_attention.cli import main
 

@@ -16,9 +16,12 @@ from typing import Literal
 import torch
 
 from ..checkpoints import CheckpointError, KEY, find_run_checkpoint, load_checkpoint, model_weights
+from ..inference.loading import load_trained
 from ..metrics import CiderD
+from ..model_folders import is_model_folder
 from ..models.self_critical import self_critical_loss
 from ..models.show_attend_tell import ShowAttendTell
+from ..pretrained import SHIPPED
 from ..vocab import Vocabulary
 from .captioning import CaptioningModule
 
@@ -28,7 +31,8 @@ class SelfCriticalModule(CaptioningModule):
 
     Args:
         model: the captioner, built as the cross-entropy run built it.
-        init_from: that run's checkpoint (a file), or its run folder (its best checkpoint
+        init_from: that run's checkpoint (a file), a model folder or shipped name (e.g.
+            ``sat-soft-flickr8k``), or its run folder (its best checkpoint
             is taken, as ``--ckpt_path best`` finds it). Its weights start this stage; a
             resumed stage (``--ckpt_path last``) continues from its own instead.
         samples: K captions sampled per image.
@@ -65,19 +69,26 @@ class SelfCriticalModule(CaptioningModule):
             if parameter.default is not inspect.Parameter.empty and name not in self.hparams:
                 self.hparams[name] = parameter.default
         path = Path(init_from)
-        if path.is_dir():
-            found = find_run_checkpoint("best", path)
-            if found is None:
-                raise CheckpointError(f"init_from {init_from}: no best checkpoint under this run folder")
-            path = found
-        checkpoint, info = load_checkpoint(path, "cpu", ("captioner",), "a captioner")
-        weights = model_weights(checkpoint)
         own = self.model.state_dict()
+        if (init_from in SHIPPED and not path.exists()) or is_model_folder(path):
+            # A shipped name or an exported folder: the trunk it does not store is this model's own
+            # (the same package weights), so only the stored tensors are taken.
+            trained = load_trained(init_from, ("captioner",), "a captioner")
+            weights, vocab = {**own, **trained.state}, trained.vocab
+        else:
+            if path.is_dir():
+                found = find_run_checkpoint("best", path)
+                if found is None:
+                    raise CheckpointError(f"init_from {init_from}: no best checkpoint under this run folder")
+                path = found
+            checkpoint, info = load_checkpoint(path, "cpu", ("captioner",), "a captioner")
+            weights = model_weights(checkpoint)
+            vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None
         unfit = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
         if unfit:
             raise CheckpointError(f"init_from {path}: its weights do not fit this model (e.g. {unfit[0]})")
         self.model.load_state_dict(weights)
-        self.vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None  # checked against the data's
+        self.vocab = vocab  # checked against the data's
         self.init_path = str(path)
         self.cider: CiderD | None = None
 
