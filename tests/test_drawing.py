@@ -109,3 +109,21 @@ def test_a_count_too_large_for_memory_is_refused_before_drawing(checkpoint, tmp_
     assert status == 2 and peak_kib < 2 * 2**20, stderr
     assert stderr.strip().startswith("vision-attention: error: --num 10000000 with its GIF needs about")
     assert not (tmp_path / "d.gif").exists()
+
+
+def test_a_window_past_the_canvas_is_outlined_on_its_own_tile_only(tmp_path):
+    import numpy as np
+
+    from vision_attention.inference.drawer import Drawing, Windows
+    from vision_attention.viz import drawing_strip
+
+    # Two 10 x 10 images, one step: image 0's window (centre 5.5, half-span 7 pixels) reaches past
+    # every side of its canvas, down into image 1's tile; image 1's is a small one in the middle.
+    windows = Windows(centre_x=torch.tensor([[5.5, 5.5]]), centre_y=torch.tensor([[5.5, 5.5]]),
+                      stride=torch.tensor([[7.0, 1.0]]), sigma=torch.ones(1, 2), n=3)
+    drawing = Drawing(torch.zeros(1, 2, 1, 10, 10), windows)
+    strip = np.asarray(Image.open(drawing_strip(drawing, tmp_path / "s.png", steps=[0], scale=3)).convert("RGB"))
+    red = np.nonzero(((strip[..., 0] > 200) & (strip[..., 1] < 100)).any(1))[0]
+    # Tiles are 32 pixels tall (10 x 3 and a border pixel each side): image 1's starts at row 33,
+    # and its window (1-indexed centre 5.5 +- 1) is outlined from row 33 + 3 * 4 to 33 + 3 * 6.
+    assert red.size and red.min() == 33 + 3 * 4 and red.max() == 33 + 3 * 6

@@ -99,9 +99,17 @@ def _draw_windows(frame: Image.Image, windows, step: int, shape: tuple[int, int]
         span = max(half * float(windows.stride[step, i]), 0.5)
         ox, oy = (i % columns) * (width * scale + 2) + 1, (i // columns) * (height * scale + 2) + 1
         # pixel coordinates are 1-indexed in the filterbank: pixel a covers [a - 1, a) on screen
-        box = [ox + (cx - span - 0.5) * scale, oy + (cy - span - 0.5) * scale,
-               ox + (cx + span - 0.5) * scale, oy + (cy + span - 0.5) * scale]
-        draw.rectangle(box, outline=(255, 60, 60), width=max(1, scale // 3))
+        x0, y0 = ox + (cx - span - 0.5) * scale, oy + (cy - span - 0.5) * scale
+        x1, y1 = ox + (cx + span - 0.5) * scale, oy + (cy + span - 0.5) * scale
+        # A window may reach past the canvas: draw only its edges that lie on this image's tile,
+        # cut to it, so that no outline runs into a neighbour's tile.
+        right, bottom = ox + width * scale - 1, oy + height * scale - 1
+        edges = [((x0, y0), (x1, y0)), ((x0, y1), (x1, y1)), ((x0, y0), (x0, y1)), ((x1, y0), (x1, y1))]
+        for (ax, ay), (bx, by) in edges:
+            if ay == by and oy <= ay <= bottom and max(ax, ox) <= min(bx, right):
+                draw.line([(max(ax, ox), ay), (min(bx, right), by)], fill=(255, 60, 60), width=max(1, scale // 3))
+            elif ax == bx and ay != by and ox <= ax <= right and max(ay, oy) <= min(by, bottom):
+                draw.line([(ax, max(ay, oy)), (bx, min(by, bottom))], fill=(255, 60, 60), width=max(1, scale // 3))
 
 
 def words_band(frame: Image.Image, words: Sequence[str], weights: torch.Tensor | None) -> Image.Image:
