@@ -6,10 +6,6 @@ Tell captioning, DRAW / alignDRAW image generation and attentive text models.
 (:mod:`vision_attention.inference`) use trained checkpoints.
 """
 
-from .allocator import keep_freed_memory
-
-keep_freed_memory()  # before torch allocates: shapes that vary per batch stay fast
-
 __version__ = "0.1.0"
 __all__ = ["Captioner", "Classifier", "Drawer", "Judge", "Translator", "__version__"]
 INFERENCE = ("Captioner", "Classifier", "Drawer", "Judge", "Translator")

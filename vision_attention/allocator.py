@@ -5,10 +5,10 @@ defaults, large buffers are mmapped and unmapped at every free and the heap is
 trimmed, so each step faults in fresh pages; on some machines that made a Flickr8k
 training step 4-25x slower than the same step at a fixed shape. Raising the mmap and
 trim thresholds keeps the memory for reuse (``tests/benchmarks/bench_caption_lengths.py``
-measures it). Called when :mod:`vision_attention` is imported, so every entry point
-(the CLI, a user's script, DataLoader workers forked later) gets it before training
-allocates. A no-op off glibc, when ``MALLOC_*`` variables already choose, or with
-``VISION_ATTENTION_MALLOPT=0``.
+measures it). Called by the CLI when it starts and by the DataModules when they are set
+up (a user's training script, and the DataLoader workers forked after it), never on import:
+importing the package leaves the host process's allocator alone. A no-op off glibc, when
+``MALLOC_*`` variables already choose, or with ``VISION_ATTENTION_MALLOPT=0``.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .cli_caption import add_arguments as add_caption_arguments
 from .demo import DemoSettings
 from .pretrained import DEFAULTS
@@ -335,6 +336,7 @@ def run_seeds(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    keep_freed_memory()  # training and batched captioning vary their shapes from batch to batch
     argv = list(sys.argv[1:] if argv is None else argv)
     options = argv[: argv.index("--")] if "--" in argv else argv  # after "--" every word is an input
     debug = "--debug" in options

@@ -6,9 +6,9 @@ EfficientNet-Lite0 features L 49 x D 1280, dims 512, V 2540), teacher forcing, o
 step. "varying": each batch padded to its longest caption, lengths drawn as Flickr8k's
 (from ``$VISION_ATTENTION_DATA/flickr8k/captions.txt`` when set, else from a fitted
 distribution); "fixed": one of those batches (of median padded length) every time, so
-both do the same work per step on average. The package keeps freed memory in the process (``vision_attention.allocator``);
-the last row runs the varying loop in a child process with that switched off, to show
-what it buys. The goal is a ratio varying / fixed <= 1.2.
+both do the same work per step on average. The package keeps freed memory in the process
+(``vision_attention.allocator``, set here as the CLI and the DataModules set it); the last
+row runs the varying loop in a child process with that switched off, to show what it buys. The goal is a ratio varying / fixed <= 1.2.
 
 Run: `make bench` (or `.venv/bin/python tests/benchmarks/bench_caption_lengths.py`).
 """
@@ -25,7 +25,10 @@ from pathlib import Path
 import torch
 from timing import print_table
 
+from vision_attention.allocator import keep_freed_memory
 from vision_attention.models import ShowAttendTell, caption_loss
+
+keep_freed_memory()  # as the CLI and the DataModules do before training allocates
 
 B, L, D, E, H, A, V = 32, 49, 1280, 512, 512, 512, 2540
 STEPS = 40

@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ...allocator import keep_freed_memory
 from ...vocab import Vocabulary
 
 
@@ -85,6 +86,7 @@ class SplitsDataModule(L.LightningDataModule):
         return f"{split}_size is {size}" if size is not None else "no items"
 
     def setup(self, stage: str | None = None) -> None:
+        keep_freed_memory()  # before the loaders allocate: batches of varying shapes stay fast
         if not self.splits:
             self.check_settings()
             self.splits = self.make_splits()
