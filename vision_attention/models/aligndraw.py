@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..layers import AdditiveAttention, GaussianWindow, padding_mask
-from ..vocab import PAD_ID as PAD
+from ..vocab import PAD_ID
 from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, window_parts, write, zero_states
 
 
@@ -100,7 +100,7 @@ class AlignDRAW(nn.Module):
         self.write_content = nn.Linear(dec_dim, write_size)
         if likelihood == "logistic":
             self.log_scale = nn.Parameter(torch.full((channels,), -2.0))
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         self.language = nn.LSTM(embed_dim, lang_dim, batch_first=True, bidirectional=True)
         self.align = AdditiveAttention(dec_dim, 2 * lang_dim, align_dim)
         self.prior = nn.Linear(dec_dim, 2 * z_dim)  # mu, log sigma before their tanh

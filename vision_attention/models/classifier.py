@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..layers import AdditiveAttention, AttentionPooling, lstm_update, padding_mask
-from ..vocab import PAD_ID as PAD
+from ..vocab import PAD_ID
 
 
 class ClassifierOutput(NamedTuple):
@@ -98,7 +98,7 @@ class AttentionClassifier(nn.Module):
                        "num_classes": num_classes, "pooling": pooling, "max_len": max_len, "dropout": dropout,
                        "bidirectional": bidirectional, "see_padding": see_padding,
                        "recurrent_dropout": recurrent_dropout}
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default: an L2 penalty on it stays small
         lstm_size = hidden_dim // 2 if bidirectional else hidden_dim
         self.lstm = keras_initialised(nn.LSTM(embed_dim, lstm_size, batch_first=True, bidirectional=bidirectional))
@@ -115,7 +115,7 @@ class AttentionClassifier(nn.Module):
         if self.see_padding:  # every position of the padded sentence counts, as in the tutorial
             if tokens.shape[1] > self.max_len:
                 raise ValueError(f"AttentionClassifier: {tokens.shape[1]} tokens exceed max_len={self.max_len}")
-            tokens = F.pad(tokens, (0, self.max_len - tokens.shape[1]), value=PAD)
+            tokens = F.pad(tokens, (0, self.max_len - tokens.shape[1]), value=PAD_ID)
             lengths = torch.full_like(lengths, self.max_len)
         # Dropout on the LSTM's inputs as Keras' LSTM(dropout=) of the tutorial: one mask
         # per sentence, the same at every word.

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..layers import AdditiveAttention, LocalAttention, LuongAttention, padding_mask
-from ..vocab import PAD_ID as PAD
+from ..vocab import PAD_ID
 
 
 class SourceMemory(NamedTuple):
@@ -72,7 +72,7 @@ class Seq2Seq(nn.Module):
         if attention not in kinds:
             raise ValueError(f"attention must be one of {', '.join(kinds)}, got {attention!r}")
         self.kind, self.input_feeding = attention, input_feeding and attention != "bahdanau"
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         self.encoder = nn.LSTM(embed_dim, hidden_dim // 2, batch_first=True, bidirectional=True)
         self.init_h = nn.Linear(hidden_dim, hidden_dim)
         self.dropout = nn.Dropout(dropout)
@@ -96,7 +96,7 @@ class Seq2Seq(nn.Module):
 
     def memory(self, source: Tensor) -> SourceMemory:
         """Encode the padded source (B, S) once: states, their key projection, the mask."""
-        lengths = (source != PAD).sum(1).clamp_min(1)
+        lengths = (source != PAD_ID).sum(1).clamp_min(1)
         packed = pack_padded_sequence(self.dropout(self.embedding(source)), lengths.cpu(), batch_first=True, enforce_sorted=False)
         states, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=source.shape[1])
         return SourceMemory(states, self.attention.project_keys(states), padding_mask(lengths, source.shape[1]))
@@ -144,4 +144,4 @@ class Seq2Seq(nn.Module):
 
 def sequence_loss(logits: Tensor, target_out: Tensor) -> Tensor:
     """Cross-entropy per target token, <pad> ignored: logits (B, T, V), target_out (B, T)."""
-    return F.cross_entropy(logits.flatten(0, 1), target_out.flatten(), ignore_index=PAD)
+    return F.cross_entropy(logits.flatten(0, 1), target_out.flatten(), ignore_index=PAD_ID)

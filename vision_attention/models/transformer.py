@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import AttentionPooling, MultiHeadAttention, PositionalEncoding, padding_mask
-from ..vocab import PAD_ID as PAD
+from ..vocab import PAD_ID
 from .classifier import ClassifierOutput
 from .seq2seq import DecoderStep
 
@@ -60,10 +60,10 @@ class TransformerEncoder(nn.Module):
     def __init__(self, vocab_size: int, dim: int, heads: int, layers: int, ff_dim: int, dropout: float, max_len: int) -> None:
         super().__init__()
         self.dim = dim
-        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(vocab_size, dim, padding_idx=PAD_ID)
         nn.init.normal_(self.embedding.weight, std=dim**-0.5)  # x sqrt(dim) gives unit scale, as in the paper
         with torch.no_grad():
-            self.embedding.weight[PAD].zero_()
+            self.embedding.weight[PAD_ID].zero_()
         self.positions = PositionalEncoding(dim, max_len, dropout=dropout)
         self.layers = nn.ModuleList(EncoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
 
@@ -142,7 +142,7 @@ class TransformerSeq2Seq(nn.Module):
                        "dropout": dropout, "max_len": max_len}
 
     def memory(self, source: Tensor) -> TransformerMemory:
-        mask = source != PAD
+        mask = source != PAD_ID
         return TransformerMemory(self.encoder(source, mask), mask)
 
     def init_state(self, memory: TransformerMemory) -> TransformerState:
