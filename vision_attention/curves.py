@@ -57,6 +57,7 @@ def plot_runs(runs: Sequence[str | Path], out: str | Path, metrics: Sequence[str
     except ImportError as err:
         raise ImportError("plot needs matplotlib: pip install 'vision_attention[plot]'") from err
     logs = [read_metrics(r) for r in runs]
+    named = bool(labels)
     labels = list(labels) if labels else [Path(r).name for r in runs]
     if len(labels) != len(runs):
         raise ValueError(f"{len(labels)} labels for {len(runs)} runs")
@@ -79,7 +80,7 @@ def plot_runs(runs: Sequence[str | Path], out: str | Path, metrics: Sequence[str
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(metrics):]:
         axis.set_visible(False)
-    if len(runs) > 1:
+    if len(runs) > 1 or named:
         axes.flat[0].legend(fontsize=8)
     figure.tight_layout()
     out = Path(out)
