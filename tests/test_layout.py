@@ -65,7 +65,7 @@ def test_every_lightning_module_says_its_checkpoint_kind():
 
     modules = [getattr(lit, n) for n in lit.__all__ if isinstance(getattr(lit, n), type)
                and issubclass(getattr(lit, n), L.LightningModule) and n != "VisionModule"]
-    assert len(modules) == 6 and all(issubclass(m, lit.VisionModule) and m.kind for m in modules)
+    assert len(modules) == 7 and all(issubclass(m, lit.VisionModule) and m.kind for m in modules)
 
 
 def test_models_and_layers_import_no_floor_above_them():
