@@ -12,6 +12,7 @@ objects from features at their edges and localise under 75% (the demo trains on 
 objects for that reason), so the seed is fixed."""
 
 import lightning as L
+import pytest
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
@@ -23,6 +24,7 @@ from vision_attention.models import ShowAttendTell
 STEPS, REQUIRED_CORRECT, REQUIRED_BLEU4, REQUIRED_LOCALISATION = 2000, 0.55, 0.7, 0.75
 
 
+@pytest.mark.slow  # 2000 training steps, about two minutes: `make test-slow`
 def test_soft_attention_learns_to_caption_and_look_at_the_objects(tmp_path):
     L.seed_everything(0)
     data = ShapesCaptionsDataModule(train_size=20000, val_size=32, test_size=200, image_size=64, max_objects=2,

@@ -180,6 +180,7 @@ def harsh_run(seed: int) -> tuple[bool, bool]:
     return all(math.isfinite(v) for v in losses), all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
+@pytest.mark.slow  # 10000 steps in all, over a minute: `make test-slow`
 def test_five_seeds_of_2000_steps_stay_finite():
     # Each seed in its own process, one thread each: the same runs, in half the time on two cores.
     with multiprocessing.get_context("spawn").Pool(min(5, os.cpu_count() or 1)) as pool:
