@@ -16,12 +16,11 @@ from typing import Literal
 import torch
 
 from ..checkpoints import CheckpointError, KEY, find_run_checkpoint, load_checkpoint, model_weights
-from ..inference.loading import load_trained
 from ..metrics import CiderD
-from ..model_folders import is_model_folder
+from ..model_folders import is_model_folder, read_folder
 from ..models.self_critical import self_critical_loss
 from ..models.show_attend_tell import ShowAttendTell
-from ..pretrained import SHIPPED
+from ..pretrained import SHIPPED, shipped_path
 from ..vocab import Vocabulary
 from .captioning import CaptioningModule
 
@@ -73,8 +72,11 @@ class SelfCriticalModule(CaptioningModule):
         if (init_from in SHIPPED and not path.exists()) or is_model_folder(path):
             # A shipped name or an exported folder: the trunk it does not store is this model's own
             # (the same package weights), so only the stored tensors are taken.
-            trained = load_trained(init_from, ("captioner",), "a captioner")
-            weights, vocab = {**own, **trained.state}, trained.vocab
+            config, state = read_folder(shipped_path(init_from) if init_from in SHIPPED and not path.exists() else path)
+            if config["kind"] != "captioner":
+                raise CheckpointError(f"init_from {init_from}: a {config['kind']} model, not a captioner")
+            weights = {**own, **state}
+            vocab = Vocabulary.from_dict(config["vocab"]) if config.get("vocab") else None
         else:
             if path.is_dir():
                 found = find_run_checkpoint("best", path)
