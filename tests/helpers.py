@@ -75,3 +75,13 @@ def remount_read_only(path) -> None:
     import subprocess
 
     subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True, capture_output=True)
+
+
+def write_photo(path) -> None:
+    """A photo-like JPEG standing in for a user's photo: a sky over a lawn, a dark shape."""
+    import numpy as np
+    from PIL import Image
+
+    scene = np.zeros((240, 320, 3), np.uint8)
+    scene[:120], scene[120:], scene[100:170, 130:200] = (110, 160, 220), (60, 140, 50), (40, 30, 20)
+    Image.fromarray(scene).save(path, quality=90)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import write_photo
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 GUIDES = [README, *sorted((ROOT / "docs").glob("*.md"))]
@@ -22,13 +24,8 @@ PYTHON = blocks("python")
 
 @pytest.mark.parametrize("code", [c for _, c in PYTHON], ids=[name for name, _ in PYTHON])
 def test_python_block_runs(code, tmp_path, monkeypatch):
-    import numpy as np
-    from PIL import Image
-
     monkeypatch.chdir(tmp_path)
-    scene = np.zeros((240, 320, 3), np.uint8)  # the user's "photo.jpg": a sky over a lawn, a dark shape
-    scene[:120], scene[120:], scene[100:170, 130:200] = (110, 160, 220), (60, 140, 50), (40, 30, 20)
-    Image.fromarray(scene).save("photo.jpg")
+    write_photo("photo.jpg")  # the "photo.jpg" the blocks caption
     exec(compile(code, "block", "exec"), {"__name__": "__docs__"})
 
 

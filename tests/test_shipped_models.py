@@ -12,7 +12,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -22,6 +21,8 @@ from vision_attention.cli import main
 from vision_attention.inference import Captioner, Drawer
 from vision_attention.model_folders import CONFIG, WEIGHTS, read_config
 from vision_attention.pretrained import SHIPPED, get_model_info, list_models
+
+from .helpers import write_photo
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_BYTES = 40 * 10**6
@@ -33,12 +34,7 @@ def sha256(path: Path) -> str:
 
 @pytest.fixture
 def photo(tmp_path):
-    """A photo-like picture: a sky over grass, a dark blob in the middle."""
-    array = np.zeros((240, 320, 3), np.uint8)
-    array[:120] = (110, 160, 220)
-    array[120:] = (60, 140, 50)
-    array[100:170, 130:200] = (40, 30, 20)
-    Image.fromarray(array).save(tmp_path / "photo.jpg", quality=90)
+    write_photo(tmp_path / "photo.jpg")
     return tmp_path / "photo.jpg"
 
 

@@ -104,12 +104,13 @@ def _draw_windows(frame: Image.Image, windows, step: int, shape: tuple[int, int]
         # A window may reach past the canvas: draw only its edges that lie on this image's tile,
         # cut to it, so that no outline runs into a neighbour's tile.
         right, bottom = ox + width * scale - 1, oy + height * scale - 1
-        edges = [((x0, y0), (x1, y0)), ((x0, y1), (x1, y1)), ((x0, y0), (x0, y1)), ((x1, y0), (x1, y1))]
-        for (ax, ay), (bx, by) in edges:
-            if ay == by and oy <= ay <= bottom and max(ax, ox) <= min(bx, right):
-                draw.line([(max(ax, ox), ay), (min(bx, right), by)], fill=(255, 60, 60), width=max(1, scale // 3))
-            elif ax == bx and ay != by and ox <= ax <= right and max(ay, oy) <= min(by, bottom):
-                draw.line([(ax, max(ay, oy)), (bx, min(by, bottom))], fill=(255, 60, 60), width=max(1, scale // 3))
+        left_x, right_x, top_y, bottom_y = max(x0, ox), min(x1, right), max(y0, oy), min(y1, bottom)
+        for y in (y0, y1):  # the top and bottom edges
+            if oy <= y <= bottom and left_x <= right_x:
+                draw.line([(left_x, y), (right_x, y)], fill=(255, 60, 60), width=max(1, scale // 3))
+        for x in (x0, x1):  # the left and right edges
+            if ox <= x <= right and top_y <= bottom_y:
+                draw.line([(x, top_y), (x, bottom_y)], fill=(255, 60, 60), width=max(1, scale // 3))
 
 
 def words_band(frame: Image.Image, words: Sequence[str], weights: torch.Tensor | None) -> Image.Image:

@@ -69,10 +69,11 @@ class SelfCriticalModule(CaptioningModule):
                 self.hparams[name] = parameter.default
         path = Path(init_from)
         own = self.model.state_dict()
-        if (init_from in SHIPPED and not path.exists()) or is_model_folder(path):
+        shipped = init_from in SHIPPED and not path.exists()
+        if shipped or is_model_folder(path):
             # A shipped name or an exported folder: the trunk it does not store is this model's own
             # (the same package weights), so only the stored tensors are taken.
-            config, state = read_folder(shipped_path(init_from) if init_from in SHIPPED and not path.exists() else path)
+            config, state = read_folder(shipped_path(init_from) if shipped else path)
             if config["kind"] != "captioner":
                 raise CheckpointError(f"init_from {init_from}: a {config['kind']} model, not a captioner")
             weights = {**own, **state}
