@@ -13,7 +13,7 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 CONSTRAINTS := constraints.txt
 TORCH_FAMILY := ^(torch|torchvision|triton|nvidia-|cuda-|sympy|mpmath|networkx|jinja2|markupsafe|filelock|fsspec|typing.extensions)
 
-.PHONY: install test test-slow bench demo clean constraints
+.PHONY: install lint test test-slow bench demo clean constraints
 
 install: $(STAMP)
 
@@ -23,8 +23,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install -c $(CONSTRAINTS) -e ".[test,eval,plot]"
 	touch $(STAMP)
 
-test: $(STAMP)
+# ruff first: lint and format are part of passing, as the tests are.
+test: $(STAMP) lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The shipped models scored on whole splits against their cards (needs VISION_ATTENTION_DATA).
 test-slow: $(STAMP)

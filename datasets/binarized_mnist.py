@@ -12,7 +12,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-
 from _fetch import download
 
 URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{}.amat"
@@ -25,7 +24,9 @@ ARRAY_SHA256 = {
 COUNTS = {"train": 50000, "valid": 10000, "test": 10000}
 
 
-def convert(amat_dir: Path, out: Path, checksums: dict[str, str] = ARRAY_SHA256, counts: dict[str, int] = COUNTS) -> Path:
+def convert(
+    amat_dir: Path, out: Path, checksums: dict[str, str] = ARRAY_SHA256, counts: dict[str, int] = COUNTS
+) -> Path:
     arrays = {}
     for split, count in counts.items():
         array = np.loadtxt(amat_dir / f"binarized_mnist_{split}.amat", dtype=np.uint8)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-
 _CONFIG = []
 
 
@@ -55,9 +54,17 @@ def tiny_captioner(tmp_path_factory):
     L.seed_everything(0)
     data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=16, image_size=32)
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8)
-    trainer = L.Trainer(max_steps=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, default_root_dir=folder)
+    model = ShowAttendTell(
+        len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8
+    )
+    trainer = L.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=folder,
+    )
     trainer.fit(CaptioningModule(model), datamodule=data)
     trainer.save_checkpoint(folder / "model.ckpt")
     photos = []

@@ -24,11 +24,15 @@ def probe(then: str) -> list[int]:
 
 
 def test_importing_the_package_leaves_the_allocator_alone_and_the_cli_sets_it():
-    before, after = probe("from vision_attention.cli import main\ntry:\n    main(['caption', '--help'])\nexcept SystemExit:\n    pass")
+    before, after = probe(
+        "from vision_attention.cli import main\ntry:\n    main(['caption', '--help'])\nexcept SystemExit:\n    pass"
+    )
     assert (before, after) == (0, 1)
 
 
 def test_a_data_module_sets_it_when_it_is_set_up():
-    before, after = probe("from vision_attention.data import ShapesCaptionsDataModule\n"
-                          "ShapesCaptionsDataModule(train_size=8, val_size=8, test_size=8).setup('fit')")
+    before, after = probe(
+        "from vision_attention.data import ShapesCaptionsDataModule\n"
+        "ShapesCaptionsDataModule(train_size=8, val_size=8, test_size=8).setup('fit')"
+    )
     assert before == 0 and after >= 1

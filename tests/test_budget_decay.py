@@ -39,8 +39,15 @@ def loader() -> DataLoader:
 
 
 def trainer(tmp_path, max_steps: int, callbacks=()) -> L.Trainer:
-    return L.Trainer(max_steps=max_steps, callbacks=[BudgetDecay(share=0.5), *callbacks], default_root_dir=tmp_path,
-                     logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    return L.Trainer(
+        max_steps=max_steps,
+        callbacks=[BudgetDecay(share=0.5), *callbacks],
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
 
 
 def test_the_factor_holds_then_falls_linearly_to_zero():
@@ -64,8 +71,9 @@ def test_the_time_budget_counts_when_it_runs_out_first():
     spent = BudgetDecay.progress(SimpleNamespace(estimated_stepping_batches=100, global_step=10, callbacks=[timer]))
     assert spent == pytest.approx(0.8)
     assert decay_factor(spent, 0.4) == pytest.approx(0.5)
-    steps_only = BudgetDecay.progress(SimpleNamespace(estimated_stepping_batches=100, global_step=10, callbacks=[timer]),
-                                      clock=False)
+    steps_only = BudgetDecay.progress(
+        SimpleNamespace(estimated_stepping_batches=100, global_step=10, callbacks=[timer]), clock=False
+    )
     assert steps_only == pytest.approx(0.1)  # the clock stops the run but does not set the schedule
 
 

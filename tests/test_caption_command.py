@@ -35,7 +35,10 @@ def test_folders_globs_and_files_expand_in_order_each_once(photos):
     globbed, _ = expand_inputs([str(photos / "**" / "*.png"), str(photos / "a.png")])
     assert [p.name for p in globbed] == ["a.png", "c.png"]  # a.png matched twice, listed once
     _, problems = expand_inputs([str(photos / "none*.jpg"), str(photos / "missing.jpg"), str(photos / "sub" / "..")])
-    assert problems == [f"{photos / 'none*.jpg'}: no file matches this pattern", f"{photos / 'missing.jpg'}: no such image file"]
+    assert problems == [
+        f"{photos / 'none*.jpg'}: no file matches this pattern",
+        f"{photos / 'missing.jpg'}: no such image file",
+    ]
 
 
 def _run(argv, capsys):
@@ -66,27 +69,47 @@ def test_json_jsonl_and_csv_hold_one_record_per_photo_and_the_broken_one_is_repo
 
 def test_batches_give_the_captions_of_one_photo_at_a_time(tiny_captioner, photos, capsys):
     checkpoint, _ = tiny_captioner
-    _, alone, _ = _run(["caption", "--checkpoint", str(checkpoint), "--batch-size", "1", "--recursive", str(photos)], capsys)
-    _, batched, _ = _run(["caption", "--checkpoint", str(checkpoint), "--batch-size", "32", "--recursive", str(photos)], capsys)
+    _, alone, _ = _run(
+        ["caption", "--checkpoint", str(checkpoint), "--batch-size", "1", "--recursive", str(photos)], capsys
+    )
+    _, batched, _ = _run(
+        ["caption", "--checkpoint", str(checkpoint), "--batch-size", "32", "--recursive", str(photos)], capsys
+    )
     assert alone == batched and len(alone.splitlines()) == 3
 
 
 def test_output_is_written_whole_and_never_over_an_input_or_an_existing_file(tiny_captioner, photos, tmp_path, capsys):
     checkpoint, _ = tiny_captioner
     out = tmp_path / "captions.json"
-    status, stdout, err = _run(["caption", "--checkpoint", str(checkpoint), "--json", "--output", str(out),
-                                str(photos / "a.png")], capsys)
+    status, stdout, err = _run(
+        ["caption", "--checkpoint", str(checkpoint), "--json", "--output", str(out), str(photos / "a.png")], capsys
+    )
     assert status == 0 and stdout == "" and len(json.loads(out.read_text())) == 1
     before = out.read_bytes()
-    status, _, err = _run(["caption", "--checkpoint", str(checkpoint), "--output", str(out), str(photos / "a.png")], capsys)
+    status, _, err = _run(
+        ["caption", "--checkpoint", str(checkpoint), "--output", str(out), str(photos / "a.png")], capsys
+    )
     assert status == 2 and "exists: pass --overwrite" in err and out.read_bytes() == before
-    status, _, _ = _run(["caption", "--checkpoint", str(checkpoint), "--csv", "--output", str(out), "--overwrite",
-                         str(photos / "a.png")], capsys)
+    status, _, _ = _run(
+        [
+            "caption",
+            "--checkpoint",
+            str(checkpoint),
+            "--csv",
+            "--output",
+            str(out),
+            "--overwrite",
+            str(photos / "a.png"),
+        ],
+        capsys,
+    )
     assert status == 0 and out.read_text().startswith("image,caption,score,model,beam_size\n")
     image = (photos / "a.png").read_bytes()
     for target in (photos / "a.png", checkpoint):  # an input or the model itself, even with --overwrite
-        status, _, err = _run(["caption", "--checkpoint", str(checkpoint), "--output", str(target), "--overwrite",
-                               str(photos / "a.png")], capsys)
+        status, _, err = _run(
+            ["caption", "--checkpoint", str(checkpoint), "--output", str(target), "--overwrite", str(photos / "a.png")],
+            capsys,
+        )
         assert status == 2 and "is one of the inputs" in err
     assert (photos / "a.png").read_bytes() == image and Captioner.from_checkpoint(checkpoint)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
@@ -94,7 +117,9 @@ def test_output_is_written_whole_and_never_over_an_input_or_an_existing_file(tin
 
 def test_a_missing_input_is_reported_and_the_others_captioned(tiny_captioner, photos, capsys):
     checkpoint, _ = tiny_captioner
-    status, out, err = _run(["caption", "--checkpoint", str(checkpoint), str(photos / "gone.jpg"), str(photos / "a.png")], capsys)
+    status, out, err = _run(
+        ["caption", "--checkpoint", str(checkpoint), str(photos / "gone.jpg"), str(photos / "a.png")], capsys
+    )
     assert status == 1 and len(out.splitlines()) == 1
     assert err.strip().splitlines() == [f"error: {photos / 'gone.jpg'}: no such image file"]
 
@@ -102,17 +127,31 @@ def test_a_missing_input_is_reported_and_the_others_captioned(tiny_captioner, ph
 def test_model_and_checkpoint_together_are_one_line(tiny_captioner, photos, capsys):
     checkpoint, _ = tiny_captioner
     status, _, err = _run(["caption", "--checkpoint", str(checkpoint), "--model", str(checkpoint), str(photos)], capsys)
-    assert status == 2 and err.strip().splitlines() == ["vision-attention: error: give --model or --checkpoint, not both"]
+    assert status == 2 and err.strip().splitlines() == [
+        "vision-attention: error: give --model or --checkpoint, not both"
+    ]
 
 
 def test_attention_figures_of_an_earlier_run_are_kept_unless_asked(tiny_captioner, photos, tmp_path, capsys):
     checkpoint, _ = tiny_captioner
-    argv = ["caption", "--checkpoint", str(checkpoint), "--attention-dir", str(tmp_path / "att"), str(photos / "a.png"),
-            str(photos / "b.PNG")]
+    argv = [
+        "caption",
+        "--checkpoint",
+        str(checkpoint),
+        "--attention-dir",
+        str(tmp_path / "att"),
+        str(photos / "a.png"),
+        str(photos / "b.PNG"),
+    ]
     assert _run(argv, capsys)[0] == 0
     figure = tmp_path / "att" / "a.png.attention.png"
     figure.write_bytes(b"an earlier figure")
     status, out, err = _run(argv, capsys)
-    assert status == 2 and out == "" and "a.png.attention.png exists: pass --overwrite" in err and "(1 more like it)" in err
+    assert (
+        status == 2
+        and out == ""
+        and "a.png.attention.png exists: pass --overwrite" in err
+        and "(1 more like it)" in err
+    )
     assert figure.read_bytes() == b"an earlier figure"
     assert _run([*argv, "--overwrite"], capsys)[0] == 0 and figure.read_bytes().startswith(b"\x89PNG")

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 
 from vision_attention.backbones import Backbone
-from vision_attention.inference.captioner import Captioner, beam_bytes
 from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
 from vision_attention.data import ShapesCaptionsDataModule
+from vision_attention.inference.captioner import Captioner, beam_bytes
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
 
@@ -28,9 +28,17 @@ def checkpoint(tmp_path_factory):
     L.seed_everything(0)
     data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=16, image_size=32)
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8)
-    trainer = L.Trainer(max_steps=3, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, default_root_dir=folder)
+    model = ShowAttendTell(
+        len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8
+    )
+    trainer = L.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=folder,
+    )
     trainer.fit(CaptioningModule(model), datamodule=data)
     path = folder / "model.ckpt"
     trainer.save_checkpoint(path)
@@ -70,8 +78,21 @@ def test_a_crafted_pickle_is_refused(tmp_path):
 def test_cli_captions_images_reports_bad_ones_and_writes_attention(checkpoint, tmp_path, capsys):
     path, _, image_path = checkpoint
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
-    status = main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "6",
-                   "--attention-dir", str(tmp_path / "att"), str(image_path), str(tmp_path / "broken.jpg")])
+    status = main(
+        [
+            "caption",
+            "--checkpoint",
+            str(path),
+            "--beam-size",
+            "2",
+            "--max-len",
+            "6",
+            "--attention-dir",
+            str(tmp_path / "att"),
+            str(image_path),
+            str(tmp_path / "broken.jpg"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert status == 1
     lines = out.strip().splitlines()
@@ -82,8 +103,11 @@ def test_cli_captions_images_reports_bad_ones_and_writes_attention(checkpoint, t
 
 
 def test_cli_user_mistakes_end_in_one_line(tmp_path):
-    missing = subprocess.run([sys.executable, "-m", "vision_attention.cli", "caption", "--checkpoint",
-                              str(tmp_path / "nope.ckpt"), "x.png"], capture_output=True, text=True)
+    missing = subprocess.run(
+        [sys.executable, "-m", "vision_attention.cli", "caption", "--checkpoint", str(tmp_path / "nope.ckpt"), "x.png"],
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode == 2 and "nope.ckpt" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
 
@@ -99,12 +123,31 @@ def test_attention_figures_never_overwrite_an_input_or_each_other(checkpoint, tm
     image.save(tmp_path / "other" / "a.png")  # the same name in another folder
     inputs = [photos / "a.png", photos / "a.jpg", photos / "a.png.attention.png", tmp_path / "other" / "a.png"]
     before = {p: p.read_bytes() for p in inputs}
-    assert main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "4",
-                 "--attention-dir", str(photos), *map(str, inputs)]) == 0
+    assert (
+        main(
+            [
+                "caption",
+                "--checkpoint",
+                str(path),
+                "--beam-size",
+                "2",
+                "--max-len",
+                "4",
+                "--attention-dir",
+                str(photos),
+                *map(str, inputs),
+            ]
+        )
+        == 0
+    )
     assert all(p.read_bytes() == data for p, data in before.items())  # every input byte-identical
     figures = sorted(p.name for p in photos.iterdir() if p not in before)
-    assert figures == ["a.jpg.attention.png", "a.png.attention-2.png", "a.png.attention-3.png",
-                       "a.png.attention.png.attention.png"]
+    assert figures == [
+        "a.jpg.attention.png",
+        "a.png.attention-2.png",
+        "a.png.attention-3.png",
+        "a.png.attention.png.attention.png",
+    ]
 
 
 def test_a_figure_that_cannot_be_written_is_reported_and_the_rest_go_on(checkpoint, tmp_path, capsys):
@@ -116,8 +159,21 @@ def test_a_figure_that_cannot_be_written_is_reported_and_the_rest_go_on(checkpoi
     second.write_bytes(image_path.read_bytes())
     first = tmp_path / "first.png"
     first.write_bytes(image_path.read_bytes())
-    status = main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "4",
-                   "--attention-dir", str(out), str(first), str(second)])
+    status = main(
+        [
+            "caption",
+            "--checkpoint",
+            str(path),
+            "--beam-size",
+            "2",
+            "--max-len",
+            "4",
+            "--attention-dir",
+            str(out),
+            str(first),
+            str(second),
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 1 and len(captured.out.strip().splitlines()) == 2  # both captioned
     assert captured.err.count("\n") == 1 and "first.png.attention.png: cannot write" in captured.err
@@ -125,11 +181,15 @@ def test_a_figure_that_cannot_be_written_is_reported_and_the_rest_go_on(checkpoi
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
 
 
-@pytest.mark.parametrize("flag, value", [("--beam-size", "0"), ("--beam-size", "-1"), ("--max-len", "0"), ("--max-len", "-3")])
+@pytest.mark.parametrize(
+    "flag, value", [("--beam-size", "0"), ("--beam-size", "-1"), ("--max-len", "0"), ("--max-len", "-3")]
+)
 def test_a_number_out_of_range_is_one_line_naming_the_flag(checkpoint, flag, value, capsys):
     path, _, image_path = checkpoint
     assert main(["caption", "--checkpoint", str(path), flag, value, str(image_path)]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"vision-attention: error: {flag} must be an integer >= 1, got {int(value)}"]
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"vision-attention: error: {flag} must be an integer >= 1, got {int(value)}"
+    ]
 
 
 def test_the_beam_estimate_of_a_flickr8k_captioner_exceeds_a_laptop():
@@ -141,11 +201,17 @@ def test_the_beam_estimate_of_a_flickr8k_captioner_exceeds_a_laptop():
 
 def test_a_beam_too_large_for_memory_is_refused_before_the_search(checkpoint):
     path, _, image_path = checkpoint  # this model is tiny: a million beams would take about 20 GB
-    status, peak_kib, stderr = cli_with_4_gib_free(["caption", "--checkpoint", str(path), "--beam-size", "1000000",
-                                                     "--max-len", "30", str(image_path)])
+    status, peak_kib, stderr = cli_with_4_gib_free(
+        ["caption", "--checkpoint", str(path), "--beam-size", "1000000", "--max-len", "30", str(image_path)]
+    )
     assert status == 2 and peak_kib < 2 * 2**20, stderr  # refused, under 2 GB resident
     assert stderr.strip().splitlines() == [
-        next(line for line in stderr.splitlines() if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about"))]
+        next(
+            line
+            for line in stderr.splitlines()
+            if line.startswith("vision-attention: error: beam_size 1000000 over 1 image(s) needs about")
+        )
+    ]
     assert "free on cpu (at most" in stderr
 
 
@@ -186,8 +252,23 @@ def test_html_page_holds_every_photo_caption_and_word_inline(checkpoint, tmp_pat
     path, _, image_path = checkpoint
     photos = [image_path, _photo(tmp_path / "magenta.png")]
     page = tmp_path / "out" / "page.html"
-    assert main(["caption", "--checkpoint", str(path), "--beam-size", "2", "--max-len", "5", "--html", str(page),
-                 *map(str, photos)]) == 0
+    assert (
+        main(
+            [
+                "caption",
+                "--checkpoint",
+                str(path),
+                "--beam-size",
+                "2",
+                "--max-len",
+                "5",
+                "--html",
+                str(page),
+                *map(str, photos),
+            ]
+        )
+        == 0
+    )
     out, _ = capsys.readouterr()
     captions = [line.split("\t", 1)[1] for line in out.strip().splitlines()]
     text = page.read_text(encoding="utf-8")
@@ -220,13 +301,43 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_html_page_renders_in_a_headless_browser(checkpoint, tmp_path):
     path, _, _ = checkpoint
     page, shot = tmp_path / "page.html", tmp_path / "shot.png"
-    assert main(["caption", "--checkpoint", str(path), "--max-len", "3", "--html", str(page),
-                 str(_photo(tmp_path / "magenta.png"))]) == 0
+    assert (
+        main(
+            [
+                "caption",
+                "--checkpoint",
+                str(path),
+                "--max-len",
+                "3",
+                "--html",
+                str(page),
+                str(_photo(tmp_path / "magenta.png")),
+            ]
+        )
+        == 0
+    )
     # The flags keep a headless run off the network and out of the user's profile.
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=800,900",
-                    f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=800,900",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     assert image.shape == (900, 800, 3)
     magenta = (np.abs(image - [230, 20, 200]).sum(axis=2) < 40).sum()

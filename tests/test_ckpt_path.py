@@ -12,10 +12,30 @@ from vision_attention.cli import main
 from vision_attention.lightning_cli import run
 
 CONFIG = str(Path(__file__).resolve().parents[1] / "train" / "sat_soft_shapes.yaml")
-SMALL = ["--data.init_args.train_size", "64", "--data.init_args.val_size", "8", "--data.init_args.test_size", "8",
-         "--data.init_args.batch_size", "8", "--model.init_args.model.init_args.hidden_dim", "32",
-         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--trainer.max_time", "null",
-         "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1", "--trainer.num_sanity_val_steps", "0"]
+SMALL = [
+    "--data.init_args.train_size",
+    "64",
+    "--data.init_args.val_size",
+    "8",
+    "--data.init_args.test_size",
+    "8",
+    "--data.init_args.batch_size",
+    "8",
+    "--model.init_args.model.init_args.hidden_dim",
+    "32",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--trainer.max_time",
+    "null",
+    "--trainer.limit_val_batches",
+    "1",
+    "--trainer.limit_test_batches",
+    "1",
+    "--trainer.num_sanity_val_steps",
+    "0",
+]
 
 
 def command(subcommand: str, root: Path, *extra: str) -> list[str]:
@@ -42,7 +62,9 @@ def test_last_and_best_are_found_by_a_new_cli_and_score_the_trained_weights(trai
 
 
 def test_fit_resumes_from_the_newest_last_checkpoint_of_an_earlier_version(trained, tmp_path):
-    cli = run(command("fit", trained, "--trainer.max_steps", "6", "--trainer.val_check_interval", "2", "--ckpt_path", "last"))
+    cli = run(
+        command("fit", trained, "--trainer.max_steps", "6", "--trainer.val_check_interval", "2", "--ckpt_path", "last")
+    )
     assert cli.trainer.global_step == 6 and "version_0" in cli.trainer.ckpt_path
 
 
@@ -65,11 +87,14 @@ def evil_checkpoint(path: Path) -> None:
     torch.save({"state_dict": {}, "x": Evil()}, path)
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda p: p.write_bytes(os.urandom(4096)), "not a checkpoint"),
-    (lambda p: p.write_bytes(b""), "empty file"),
-    (evil_checkpoint, "refused to load: it would call"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p.write_bytes(os.urandom(4096)), "not a checkpoint"),
+        (lambda p: p.write_bytes(b""), "empty file"),
+        (evil_checkpoint, "refused to load: it would call"),
+    ],
+)
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
 def test_a_bad_checkpoint_file_is_one_line_before_any_work(make, reason, subcommand, tmp_path, capsys):
     path = tmp_path / "bad.ckpt"
@@ -89,10 +114,14 @@ def test_a_truncated_checkpoint_is_named_damaged(trained, tmp_path):
 
 
 @pytest.mark.parametrize("subcommand", ["fit", "test"])
-def test_a_checkpoint_of_another_model_shape_is_one_line_naming_the_setting_and_makes_no_run(trained, subcommand, capsys):
+def test_a_checkpoint_of_another_model_shape_is_one_line_naming_the_setting_and_makes_no_run(
+    trained, subcommand, capsys
+):
     folders = sorted((trained / "lightning_logs").iterdir())
     argv = command(subcommand, trained, "--ckpt_path", "last", "--model.init_args.model.init_args.hidden_dim", "48")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].endswith("last.ckpt: its model differs from this config's: hidden_dim is 32 there, 48 here"), err
+    assert len(err) == 1 and err[0].endswith(
+        "last.ckpt: its model differs from this config's: hidden_dim is 32 there, 48 here"
+    ), err
     assert sorted((trained / "lightning_logs").iterdir()) == folders  # no new version folder

@@ -17,14 +17,42 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ddp_on_two_cpu_processes(tmp_path):
     out = tmp_path / "ranks"
     command = [
-        sys.executable, "-m", "vision_attention.cli", "fit", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml"),
-        "--trainer.strategy", "ddp", "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-        "--trainer.max_steps", "3", "--trainer.max_time", "null", "--trainer.val_check_interval", "null",
-        "--trainer.check_val_every_n_epoch", "1", "--trainer.limit_val_batches", "0",
-        "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(tmp_path / "run"),
-        "--trainer.callbacks+", "tests.ddp_helpers.SaveRankParameters", "--trainer.callbacks.folder", str(out),
-        "--data.init_args.train_size", "64", "--data.init_args.batch_size", "8",
-        "--model.init_args.model.init_args.hidden_dim", "32",
+        sys.executable,
+        "-m",
+        "vision_attention.cli",
+        "fit",
+        "--config",
+        str(ROOT / "train" / "sat_soft_shapes.yaml"),
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--trainer.max_steps",
+        "3",
+        "--trainer.max_time",
+        "null",
+        "--trainer.val_check_interval",
+        "null",
+        "--trainer.check_val_every_n_epoch",
+        "1",
+        "--trainer.limit_val_batches",
+        "0",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.default_root_dir",
+        str(tmp_path / "run"),
+        "--trainer.callbacks+",
+        "tests.ddp_helpers.SaveRankParameters",
+        "--trainer.callbacks.folder",
+        str(out),
+        "--data.init_args.train_size",
+        "64",
+        "--data.init_args.batch_size",
+        "8",
+        "--model.init_args.model.init_args.hidden_dim",
+        "32",
     ]
     # Prepend, not replace: an environment that finds its packages through PYTHONPATH keeps them.
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -39,6 +67,6 @@ def test_ddp_on_two_cpu_processes(tmp_path):
         assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the ranks"
     checkpoint = next((tmp_path / "run").rglob("last.ckpt"))
     captioner = Captioner.from_checkpoint(checkpoint)
-    weights = {k[len("model."):]: v for k, v in rank0.items() if k.startswith("model.")}  # rank 0 wrote it
+    weights = {k[len("model.") :]: v for k, v in rank0.items() if k.startswith("model.")}  # rank 0 wrote it
     for name, tensor in captioner.model.state_dict().items():
         assert torch.equal(tensor, weights[name]), name

@@ -30,7 +30,9 @@ def test_demo_writes_a_page_whose_files_all_exist(tmp_path, monkeypatch, capsys)
 def test_with_flickr8k_the_page_shows_real_photos_with_their_attention(data_dir, tmp_path):
     if not (data_dir / "flickr8k" / "Flickr_8k.devImages.txt").is_file():
         pytest.skip("no Flickr8k with its split lists")
-    settings = DemoSettings(caption_steps=2, draw_steps=2, examples=2, test_size=8, photo_train=16, photo_dev=4, photo_steps=2)
+    settings = DemoSettings(
+        caption_steps=2, draw_steps=2, examples=2, test_size=8, photo_train=16, photo_dev=4, photo_steps=2
+    )
     summary = run_demo(tmp_path, settings)
     page = (tmp_path / "index.html").read_text()
     figures = [e["figure"] for e in summary["photos"]["examples"]]

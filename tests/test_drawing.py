@@ -23,15 +23,16 @@ def checkpoint(tmp_path_factory):
     images = torch.bernoulli(torch.full((32, 1, 12, 12), 0.2))
     loader = torch.utils.data.DataLoader(ImageArray(images), batch_size=16, collate_fn=collate_images)
     model = DRAW((1, 12, 12), steps=5, read_n=2, write_n=3, enc_dim=16, dec_dim=16, z_dim=4)
-    trainer = L.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=folder)
+    trainer = L.Trainer(
+        max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=folder
+    )
     trainer.fit(DrawModule(model), train_dataloaders=loader)
     trainer.save_checkpoint(folder / "draw.ckpt")
     return folder / "draw.ckpt", model
 
 
 def test_drawer_samples_and_reconstructs_with_windows(checkpoint):
-    path, model = checkpoint
+    path, _model = checkpoint
     drawer = Drawer.from_checkpoint(path)
     sample = drawer.sample(6, seed=3)
     assert sample.canvases.shape == (5, 6, 1, 12, 12)
@@ -48,8 +49,24 @@ def test_drawer_samples_and_reconstructs_with_windows(checkpoint):
 
 def test_cli_writes_a_gif_with_a_frame_per_step_and_a_strip(checkpoint, tmp_path, capsys):
     path, _ = checkpoint
-    assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"),
-                 "--strip", str(tmp_path / "s.png"), "--seed", "1"]) == 0
+    assert (
+        main(
+            [
+                "draw",
+                "--checkpoint",
+                str(path),
+                "--num",
+                "4",
+                "--out",
+                str(tmp_path / "d.gif"),
+                "--strip",
+                str(tmp_path / "s.png"),
+                "--seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     gif = Image.open(tmp_path / "d.gif")
     assert gif.n_frames == 5 + 1  # one per step, plus the blank first frame
     gif.seek(3)
@@ -59,8 +76,23 @@ def test_cli_writes_a_gif_with_a_frame_per_step_and_a_strip(checkpoint, tmp_path
     capsys.readouterr()
     assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"), "--seed", "2"]) == 2
     assert (tmp_path / "d.gif").read_bytes() == before and "exists: pass --overwrite" in capsys.readouterr().err
-    assert main(["draw", "--checkpoint", str(path), "--num", "4", "--out", str(tmp_path / "d.gif"), "--seed", "2",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "draw",
+                "--checkpoint",
+                str(path),
+                "--num",
+                "4",
+                "--out",
+                str(tmp_path / "d.gif"),
+                "--seed",
+                "2",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "d.gif").read_bytes() != before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written atomically, nothing left
 
@@ -74,26 +106,36 @@ def test_a_captioner_checkpoint_is_not_a_drawer(tmp_path):
 
 def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
     L.seed_everything(0)
-    loader = torch.utils.data.DataLoader(ImageArray(torch.bernoulli(torch.full((16, 1, 12, 12), 0.2))), batch_size=8,
-                                         collate_fn=collate_images)
+    loader = torch.utils.data.DataLoader(
+        ImageArray(torch.bernoulli(torch.full((16, 1, 12, 12), 0.2))), batch_size=8, collate_fn=collate_images
+    )
     model = DRAW((1, 12, 12), steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8, z_dim=2)
     module = DrawModule(model, compile_steps=True)
     assert "_step" in vars(module.model)  # the instance's step is the compiled one
-    trainer = L.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        enable_checkpointing=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(module, train_dataloaders=loader)
     assert trainer.global_step == 2 and torch.isfinite(trainer.callback_metrics["train/loss"])
     trainer.save_checkpoint(tmp_path / "draw.ckpt")
     assert Drawer.from_checkpoint(tmp_path / "draw.ckpt").sample(2, seed=0).canvases.shape == (3, 2, 1, 12, 12)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--num", "0"], "--num must be an integer >= 1, got 0"),
-    (["--frame-ms", "-5"], "--frame-ms must be an integer >= 10, got -5"),
-    (["--out", "x.jpg"], "--out must name a .gif file (the animation), got 'x.jpg'"),
-    (["--out", "drawing"], "--out must name a .gif file (the animation), got 'drawing'"),
-    (["--strip", "s.gif"], "--strip must name a .png file, got 's.gif'"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--num", "0"], "--num must be an integer >= 1, got 0"),
+        (["--frame-ms", "-5"], "--frame-ms must be an integer >= 10, got -5"),
+        (["--out", "x.jpg"], "--out must name a .gif file (the animation), got 'x.jpg'"),
+        (["--out", "drawing"], "--out must name a .gif file (the animation), got 'drawing'"),
+        (["--strip", "s.gif"], "--strip must name a .png file, got 's.gif'"),
+    ],
+)
 def test_bad_draw_arguments_are_one_line(checkpoint, flags, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path, _ = checkpoint
@@ -104,8 +146,9 @@ def test_bad_draw_arguments_are_one_line(checkpoint, flags, message, tmp_path, c
 
 def test_a_count_too_large_for_memory_is_refused_before_drawing(checkpoint, tmp_path):
     path, _ = checkpoint
-    status, peak_kib, stderr = cli_with_4_gib_free(["draw", "--checkpoint", str(path), "--num", "10000000",
-                                                     "--out", str(tmp_path / "d.gif")])
+    status, peak_kib, stderr = cli_with_4_gib_free(
+        ["draw", "--checkpoint", str(path), "--num", "10000000", "--out", str(tmp_path / "d.gif")]
+    )
     assert status == 2 and peak_kib < 2 * 2**20, stderr
     assert stderr.strip().startswith("vision-attention: error: --num 10000000 with its GIF needs about")
     assert not (tmp_path / "d.gif").exists()
@@ -119,8 +162,13 @@ def test_a_window_past_the_canvas_is_outlined_on_its_own_tile_only(tmp_path):
 
     # Two 10 x 10 images, one step: image 0's window (centre 5.5, half-span 7 pixels) reaches past
     # every side of its canvas, down into image 1's tile; image 1's is a small one in the middle.
-    windows = Windows(centre_x=torch.tensor([[5.5, 5.5]]), centre_y=torch.tensor([[5.5, 5.5]]),
-                      stride=torch.tensor([[7.0, 1.0]]), sigma=torch.ones(1, 2), n=3)
+    windows = Windows(
+        centre_x=torch.tensor([[5.5, 5.5]]),
+        centre_y=torch.tensor([[5.5, 5.5]]),
+        stride=torch.tensor([[7.0, 1.0]]),
+        sigma=torch.ones(1, 2),
+        n=3,
+    )
     drawing = Drawing(torch.zeros(1, 2, 1, 10, 10), windows)
     strip = np.asarray(Image.open(drawing_strip(drawing, tmp_path / "s.png", steps=[0], scale=3)).convert("RGB"))
     red = np.nonzero(((strip[..., 0] > 200) & (strip[..., 1] < 100)).any(1))[0]

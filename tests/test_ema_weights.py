@@ -37,7 +37,9 @@ class TinyRegression(L.LightningModule):
 
 def loader(batch_size: int = 4) -> DataLoader:
     g = torch.Generator().manual_seed(0)
-    return DataLoader(TensorDataset(torch.randn(32, 3, generator=g), torch.randn(32, 1, generator=g)), batch_size=batch_size)
+    return DataLoader(
+        TensorDataset(torch.randn(32, 3, generator=g), torch.randn(32, 1, generator=g)), batch_size=batch_size
+    )
 
 
 def reference_average(weights: list[torch.Tensor], decay: float) -> list[torch.Tensor]:
@@ -52,9 +54,18 @@ def reference_average(weights: list[torch.Tensor], decay: float) -> list[torch.T
 def test_validation_checkpoints_and_the_end_use_the_average(tmp_path):
     torch.manual_seed(0)
     model = TinyRegression()
-    trainer = L.Trainer(max_steps=12, val_check_interval=4, callbacks=[EMAWeights(decay=0.5)], default_root_dir=tmp_path,
-                        logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-                        num_sanity_val_steps=0, limit_val_batches=1)
+    trainer = L.Trainer(
+        max_steps=12,
+        val_check_interval=4,
+        callbacks=[EMAWeights(decay=0.5)],
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+        limit_val_batches=1,
+    )
     trainer.fit(model, loader(), loader())
     expected = reference_average(model.after_step, decay=0.5)
     assert not torch.allclose(expected[-1], model.after_step[-1])  # the average is not the last weights
@@ -70,9 +81,16 @@ def test_validation_checkpoints_and_the_end_use_the_average(tmp_path):
 def fit(tmp_path, max_steps: int, ckpt_path=None) -> TinyRegression:
     torch.manual_seed(0)
     model = TinyRegression()
-    L.Trainer(max_steps=max_steps, callbacks=[EMAWeights(decay=0.5)], default_root_dir=tmp_path, logger=False,
-              enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-              limit_val_batches=0).fit(model, loader(batch_size=32), ckpt_path=ckpt_path)  # every step the same batch
+    L.Trainer(
+        max_steps=max_steps,
+        callbacks=[EMAWeights(decay=0.5)],
+        default_root_dir=tmp_path,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        limit_val_batches=0,
+    ).fit(model, loader(batch_size=32), ckpt_path=ckpt_path)  # every step the same batch
     return model
 
 

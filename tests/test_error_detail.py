@@ -16,7 +16,10 @@ def test_the_cli_keeps_every_line_of_a_list_of_missing_images(tmp_path, capsys):
     status = main(["score", "--annotations", str(tmp_path / "captions.txt"), "--split", "train"])
     err = capsys.readouterr().err.splitlines()
     assert status == 2 and err[0] == "vision-attention: error: 2 of 14 images are missing, e.g.:"
-    assert [line.strip() for line in err[1:]] == [str(tmp_path / "images" / "p12.jpg"), str(tmp_path / "images" / "p13.jpg")]
+    assert [line.strip() for line in err[1:]] == [
+        str(tmp_path / "images" / "p12.jpg"),
+        str(tmp_path / "images" / "p13.jpg"),
+    ]
 
 
 def test_a_byte_that_is_not_utf8_names_the_file_and_line(tmp_path):

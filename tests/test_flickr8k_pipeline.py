@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from vision_attention.backbones import Backbone
-from vision_attention.inference import Captioner
 from vision_attention.data import CaptionFilesDataModule
+from vision_attention.inference import Captioner
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
 
@@ -34,7 +34,9 @@ def few_photos(data_dir, tmp_path):
         os.symlink(source / "images" / name, root / "images" / name)
     keep = set(train + dev)
     rows = (source / "captions.txt").read_text(encoding="utf-8").split("\n")
-    (root / "captions.txt").write_text("\n".join([rows[0]] + [r for r in rows[1:] if r.partition(",")[0] in keep]) + "\n")
+    (root / "captions.txt").write_text(
+        "\n".join([rows[0]] + [r for r in rows[1:] if r.partition(",")[0] in keep]) + "\n"
+    )
     (root / "Flickr_8k.trainImages.txt").write_text("\n".join(train) + "\n")
     (root / "Flickr_8k.devImages.txt").write_text("\n".join(dev) + "\n")
     return root
@@ -59,21 +61,35 @@ def test_flickr8k_pipeline_on_a_few_dozen_photos(few_photos, tmp_path):
     except ImportError:
         weights = None
     L.seed_everything(0)
-    data = CaptionFilesDataModule(str(few_photos / "captions.txt"), image_size=224, min_count=1, batch_size=8,
-                                  feature_cache=str(tmp_path / "cache"))
+    data = CaptionFilesDataModule(
+        str(few_photos / "captions.txt"),
+        image_size=224,
+        min_count=1,
+        batch_size=8,
+        feature_cache=str(tmp_path / "cache"),
+    )
     data.setup()
     assert [len(data.splits[s]) for s in ("train", "val", "test")] == [32, 8, 0]
     encoder = Backbone("efficientnet_lite0", weights=weights, grid=None, trainable_blocks=2)  # as the config
     model = ShowAttendTell(len(data.vocab), encoder, embed_dim=32, hidden_dim=64, attn_dim=32)
     module = CaptioningModule(model, beam_size=2, max_len=12)
-    trainer = L.Trainer(max_steps=8, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        val_check_interval=4, check_val_every_n_epoch=None, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_steps=8,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        val_check_interval=4,
+        check_val_every_n_epoch=None,
+        default_root_dir=tmp_path,
+    )
     trainer.fit(module, datamodule=data)
     batch = next(iter(data.train_dataloader()))
     assert batch["features"].shape[1:] == (49, 192)  # the frozen trunk's 7 x 7 x 192 map, from the cache
     assert module.features(batch).shape[1:] == (49, 1280)  # the fine-tuned last stage and head: Lite0's map
     metrics = trainer.callback_metrics
-    assert {"val/bleu4", "val/cider_d", "val/distinct_captions", "val/words_used", "val/attention_entropy"} <= set(metrics)
+    assert {"val/bleu4", "val/cider_d", "val/distinct_captions", "val/words_used", "val/attention_entropy"} <= set(
+        metrics
+    )
     assert 0 < float(metrics["val/distinct_captions"]) <= 1
     assert 0 < float(metrics["val/attention_entropy"]) <= 1 + 1e-6
     trainer.save_checkpoint(tmp_path / "few.ckpt")

@@ -5,22 +5,35 @@ import lightning as L
 import torch
 
 from vision_attention.backbones import Backbone
-from vision_attention.inference import Captioner
 from vision_attention.data import CaptionFilesDataModule
+from vision_attention.inference import Captioner
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
 
 
 def make(data_dir, tmp_path, cache):
     L.seed_everything(0)
-    data = CaptionFilesDataModule(str(data_dir / "flickr8k_subset" / "captions.txt"), image_size=64, val_share=0.05,
-                                  test_share=0.0, min_count=3, batch_size=16,
-                                  feature_cache=str(tmp_path / "cache") if cache else None)
+    data = CaptionFilesDataModule(
+        str(data_dir / "flickr8k_subset" / "captions.txt"),
+        image_size=64,
+        val_share=0.05,
+        test_share=0.0,
+        min_count=3,
+        batch_size=16,
+        feature_cache=str(tmp_path / "cache") if cache else None,
+    )
     data.setup()
     encoder = Backbone("resnet18", weights=None, grid=2, trainable_blocks=0 if cache else 1)
     model = ShowAttendTell(len(data.vocab), encoder, embed_dim=16, hidden_dim=32, attn_dim=16)
-    trainer = L.Trainer(max_steps=4, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=1, val_check_interval=4, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_steps=4,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        val_check_interval=4,
+        default_root_dir=tmp_path,
+    )
     return data, model, trainer
 
 
@@ -52,6 +65,6 @@ def test_trains_from_the_feature_cache_without_running_the_cnn(data_dir, tmp_pat
     assert calls == []
     # The checkpoint still captions raw photos: it carries the frozen encoder.
     trainer2.save_checkpoint(tmp_path / "cached.ckpt")
-    image = data_dir / "flickr8k_subset" / "images" / sorted((data_dir / "flickr8k_subset" / "images").iterdir())[0].name
+    image = data_dir / "flickr8k_subset" / "images" / min((data_dir / "flickr8k_subset" / "images").iterdir()).name
     result = Captioner.from_checkpoint(tmp_path / "cached.ckpt").caption(image, beam_size=2, max_len=8)[0]
     assert result.alphas.shape[1:] == (2, 2)

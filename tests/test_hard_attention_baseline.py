@@ -13,8 +13,15 @@ LENGTHS = torch.tensor([4, 3, 6])  # 3, 2 and 5 words with <end>
 
 
 def hard_module(dropout: float = 0.0, **kwargs) -> CaptioningModule:
-    model = ShowAttendTell(12, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8,
-                           attention="hard", dropout=dropout)
+    model = ShowAttendTell(
+        12,
+        Backbone("tiny", grid=None, width=8),
+        embed_dim=8,
+        hidden_dim=16,
+        attn_dim=8,
+        attention="hard",
+        dropout=dropout,
+    )
     return CaptioningModule(model, doubly_stochastic=0.0, **kwargs).train()
 
 
@@ -31,8 +38,9 @@ def losses_and_their_samples(module: CaptioningModule, features: torch.Tensor):
     loss = module.losses({"captions": CAPTIONS, "lengths": LENGTHS}, features)["loss"]
     torch.manual_seed(1)
     torch.rand(3)
-    out = module.model(features, CAPTIONS, sample_attention=True, expectation=torch.zeros(3, dtype=torch.bool),
-                       lengths=LENGTHS)
+    out = module.model(
+        features, CAPTIONS, sample_attention=True, expectation=torch.zeros(3, dtype=torch.bool), lengths=LENGTHS
+    )
     return loss, out
 
 
@@ -58,10 +66,14 @@ def test_expected_baseline_is_the_log_likelihood_of_the_deterministic_model():
     to_go = module.expected_rewards(features, CAPTIONS, LENGTHS, rows, to_go=True)
     assert module.training and module.model.training  # put back in training mode
     module.model.eval()
-    log_p = word_log_p(module.model(features, CAPTIONS, sample_attention=False, lengths=LENGTHS)) * rows[:, None]  # (B, T)
+    log_p = (
+        word_log_p(module.model(features, CAPTIONS, sample_attention=False, lengths=LENGTHS)) * rows[:, None]
+    )  # (B, T)
     torch.testing.assert_close(whole, log_p.sum(1, keepdim=True))
     torch.testing.assert_close(to_go, log_p.flip(1).cumsum(1).flip(1))
-    assert to_go[0, 0] < to_go[0, 1] < to_go[0, 2] < to_go[0, 3] == 0.0  # 3 words: sums of fewer words from each step on
+    assert (
+        to_go[0, 0] < to_go[0, 1] < to_go[0, 2] < to_go[0, 3] == 0.0
+    )  # 3 words: sums of fewer words from each step on
     assert (whole[1] == 0).all() and (to_go[1] == 0).all()  # a row not chosen
 
 
@@ -76,7 +88,9 @@ def test_expected_baseline_enters_the_reinforce_term_and_the_average_tracks_the_
     model = module.model
     nll = -word_log_p(out)
     with torch.no_grad():
-        reference = word_log_p(model(features, CAPTIONS, sample_attention=False, lengths=LENGTHS)).sum(1)  # (B,) log p(y | a)
+        reference = word_log_p(model(features, CAPTIONS, sample_attention=False, lengths=LENGTHS)).sum(
+            1
+        )  # (B,) log p(y | a)
     reward = -nll.sum(1).detach()
     advantage = reward - reference - torch.tensor([0.5, 0.0, 0.0])  # b_3 = 0.5 for the first caption
     by_hand = (nll.sum() - (advantage * out.log_probs.sum(1)).sum()) / (LENGTHS - 1).sum()

@@ -6,13 +6,22 @@ import sys
 
 import pytest
 
-LIGHTNING_FREE = ["vision_attention.models", "vision_attention.layers", "vision_attention.data",
-                  "vision_attention.vocab", "vision_attention.inference"]
+LIGHTNING_FREE = [
+    "vision_attention.models",
+    "vision_attention.layers",
+    "vision_attention.data",
+    "vision_attention.vocab",
+    "vision_attention.inference",
+]
 
 
 @pytest.mark.parametrize("module", LIGHTNING_FREE)
 def test_module_imports_without_lightning(module):
-    code = f"import sys, {module}; loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')); print(loaded); assert not loaded"
+    code = (
+        f"import sys, {module}; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')); "
+        "print(loaded); assert not loaded"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
@@ -30,8 +39,10 @@ def test_data_modules_are_still_reached_from_the_data_package():
 def test_every_family_batches_images_under_one_key():
     from vision_attention.data import ImagesDataModule, ShapesCaptionsDataModule
 
-    for data in (ShapesCaptionsDataModule(train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16),
-                 ImagesDataModule("shapes", train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16)):
+    for data in (
+        ShapesCaptionsDataModule(train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16),
+        ImagesDataModule("shapes", train_size=8, val_size=4, test_size=4, batch_size=4, image_size=16),
+    ):
         data.setup()
         batch = next(iter(data.train_dataloader()))
         assert "image" not in batch and batch["images"].shape[:2] == (4, 3), type(data).__name__
@@ -53,8 +64,11 @@ def test_the_readme_layout_names_every_module_and_only_those():
             continue
         names = [w for w in words if re.fullmatch(r"[a-z_0-9]+\.py", w)]
         named |= {(folder if indent > 2 else "") + n for n in names}
-    package = {str(p.relative_to(root / "vision_attention")) for p in (root / "vision_attention").rglob("*.py")
-               if p.name != "__init__.py"}
+    package = {
+        str(p.relative_to(root / "vision_attention"))
+        for p in (root / "vision_attention").rglob("*.py")
+        if p.name != "__init__.py"
+    }
     assert named == package
 
 
@@ -63,8 +77,11 @@ def test_every_lightning_module_says_its_checkpoint_kind():
 
     from vision_attention import lit
 
-    modules = [getattr(lit, n) for n in lit.__all__ if isinstance(getattr(lit, n), type)
-               and issubclass(getattr(lit, n), L.LightningModule) and n != "VisionModule"]
+    modules = [
+        getattr(lit, n)
+        for n in lit.__all__
+        if isinstance(getattr(lit, n), type) and issubclass(getattr(lit, n), L.LightningModule) and n != "VisionModule"
+    ]
     assert len(modules) == 7 and all(issubclass(m, lit.VisionModule) and m.kind for m in modules)
 
 

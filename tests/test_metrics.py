@@ -5,9 +5,22 @@ import pytest
 import torch
 
 from vision_attention.data import ShapesCaptions
-from vision_attention.metrics import attention_entropy, attention_peaks, bleu, caption_metrics, cider_d, coco_metrics, localisation, meteor
+from vision_attention.metrics import (
+    attention_entropy,
+    attention_peaks,
+    bleu,
+    caption_metrics,
+    cider_d,
+    coco_metrics,
+    localisation,
+    meteor,
+)
 
-HYPS = [["a", "dog", "runs", "on", "the", "grass"], ["two", "cats", "are", "sleeping"], ["a", "man", "rides", "a", "horse"]]
+HYPS = [
+    ["a", "dog", "runs", "on", "the", "grass"],
+    ["two", "cats", "are", "sleeping"],
+    ["a", "man", "rides", "a", "horse"],
+]
 REFS = [
     [["a", "dog", "runs", "on", "grass"], ["the", "dog", "is", "running", "on", "the", "grass"]],
     [["two", "cats", "sleep"], ["cats", "are", "sleeping", "on", "a", "bed"]],
@@ -86,7 +99,7 @@ def test_localisation_counts_object_words_whose_peak_is_in_their_box():
     assert localisation(wrong, alphas, scene, (64, 64)) == (0, 0)
     grid = torch.zeros(1, 4, 4)
     grid[0, 1, 2] = 1.0  # row 1, column 2 of a 4 x 4 grid over a 16 x 16 image
-    (x, y), = attention_peaks(grid, (16, 16)).tolist()
+    ((x, y),) = attention_peaks(grid, (16, 16)).tolist()
     assert 8 <= x < 12 and 4 <= y < 8
 
 
@@ -128,8 +141,9 @@ def test_the_reward_cider_d_equals_the_official_per_image_scores_on_a_flickr8k_d
     refs = [r.captions for r in batch]
     hyps = [batch[(i + 1) % 64].captions[i % 5] for i in range(64)]  # another photo's caption
     hyps[0], hyps[1], hyps[2] = refs[0][0], ["a"], refs[2][1] + ["in", "the", "park"]  # exact, one word, longer
-    _, official = Cider().compute_score({i: [" ".join(r) for r in rs] for i, rs in enumerate(refs)},
-                                        {i: [" ".join(h)] for i, h in enumerate(hyps)})
+    _, official = Cider().compute_score(
+        {i: [" ".join(r) for r in rs] for i, rs in enumerate(refs)}, {i: [" ".join(h)] for i, h in enumerate(hyps)}
+    )
     ours = CiderD(refs).scores(hyps, refs)
     assert ours == pytest.approx(list(official), rel=1e-9, abs=1e-12)
     assert ours[0] > 1.0 > ours[5]  # the reference itself scores high, another photo's caption low

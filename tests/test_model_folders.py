@@ -58,15 +58,33 @@ def test_drawers_and_text_models_round_trip(tmp_path):
     again = Drawer.from_pretrained(draw.save_pretrained(tmp_path / "draw"))
     assert torch.equal(draw.sample(2, seed=3).canvases, again.sample(2, seed=3).canvases)
     vocab = Vocabulary(["a", "red", "circle"])
-    align = Drawer(AlignDRAW(len(vocab), image_shape=(1, 12, 12), steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8,
-                             z_dim=4, embed_dim=4, lang_dim=4, align_dim=4), vocab=vocab)
+    align = Drawer(
+        AlignDRAW(
+            len(vocab),
+            image_shape=(1, 12, 12),
+            steps=3,
+            read_n=2,
+            write_n=3,
+            enc_dim=8,
+            dec_dim=8,
+            z_dim=4,
+            embed_dim=4,
+            lang_dim=4,
+            align_dim=4,
+        ),
+        vocab=vocab,
+    )
     again = Drawer.from_pretrained(align.save_pretrained(tmp_path / "align"))
     assert again.conditional and again.vocab == vocab
-    assert torch.equal(align.sample(2, seed=1, caption="a red circle").canvases,
-                       again.sample(2, seed=1, caption="a red circle").canvases)
+    assert torch.equal(
+        align.sample(2, seed=1, caption="a red circle").canvases,
+        again.sample(2, seed=1, caption="a red circle").canvases,
+    )
     classifier = Classifier(AttentionClassifier(len(vocab), embed_dim=4, hidden_dim=6), vocab)
     again = Classifier.from_pretrained(classifier.save_pretrained(tmp_path / "text"))
-    assert [r.probability for r in again.classify(["a red circle"])] == [r.probability for r in classifier.classify(["a red circle"])]
+    assert [r.probability for r in again.classify(["a red circle"])] == [
+        r.probability for r in classifier.classify(["a red circle"])
+    ]
 
 
 def test_the_frozen_lite0_trunk_is_not_stored_but_taken_from_its_package(tmp_path):
@@ -89,7 +107,10 @@ def test_the_frozen_lite0_trunk_is_not_stored_but_taken_from_its_package(tmp_pat
     for name, tensor in model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[name], tensor), name
     photo = torch.rand(3, 224, 224)
-    assert loaded.caption(photo, beam_size=2, max_len=4)[0].text == captioner.caption(photo, beam_size=2, max_len=4)[0].text
+    assert (
+        loaded.caption(photo, beam_size=2, max_len=4)[0].text
+        == captioner.caption(photo, beam_size=2, max_len=4)[0].text
+    )
 
 
 def test_a_trunk_block_that_changed_is_stored(tmp_path):
@@ -164,12 +185,15 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
 
     monkeypatch.setattr(folders, "_replace_folder", failing)
     with pytest.raises(OSError, match="No space"):
-        write_folder(tmp_path / "m", {"kind": "x", "model_class": "X", "model_config": {}}, {"w": torch.zeros(2)},
-                     overwrite=True)
+        write_folder(
+            tmp_path / "m", {"kind": "x", "model_class": "X", "model_config": {}}, {"w": torch.zeros(2)}, overwrite=True
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # no temporary left, the old folder whole
     assert read_config(tmp_path / "m")["kind"] == "x"
     monkeypatch.undo()
-    write_folder(tmp_path / "m", {"kind": "y", "model_class": "X", "model_config": {}}, {"w": torch.zeros(2)}, overwrite=True)
+    write_folder(
+        tmp_path / "m", {"kind": "y", "model_class": "X", "model_config": {}}, {"w": torch.zeros(2)}, overwrite=True
+    )
     assert read_config(tmp_path / "m")["kind"] == "y" and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
@@ -196,16 +220,26 @@ def test_a_hub_id_is_downloaded_and_a_failed_download_is_one_line(tiny_captioner
     checkpoint, photos = tiny_captioner
     folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "snapshot")
     asked = []
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: asked.append((repo_id, kw)) or str(folder))
+    monkeypatch.setattr(
+        huggingface_hub, "snapshot_download", lambda repo_id, **kw: asked.append((repo_id, kw)) or str(folder)
+    )
     assert Captioner.from_pretrained("someone/tiny-captioner").vocab == Captioner.from_pretrained(folder).vocab
-    assert asked[0][0] == "someone/tiny-captioner" and set(asked[0][1]["allow_patterns"]) == {CONFIG, WEIGHTS, "README.md"}
+    assert asked[0][0] == "someone/tiny-captioner" and set(asked[0][1]["allow_patterns"]) == {
+        CONFIG,
+        WEIGHTS,
+        "README.md",
+    }
 
     def offline(repo_id, **kw):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    _one_line_refusal(["caption", "--model", "someone/tiny-captioner", str(photos[0])], capsys,
-                      "someone/tiny-captioner", "not downloadable from the Hugging Face Hub (ConnectionError)")
+    _one_line_refusal(
+        ["caption", "--model", "someone/tiny-captioner", str(photos[0])],
+        capsys,
+        "someone/tiny-captioner",
+        "not downloadable from the Hugging Face Hub (ConnectionError)",
+    )
     with pytest.raises(FolderError):
         Captioner.from_pretrained("someone/tiny-captioner")
 
@@ -214,7 +248,7 @@ def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(
     import resource
     import time
 
-    import vision_attention.inference.loading as loading
+    from vision_attention.inference import loading
 
     checkpoint, _ = tiny_captioner
     folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "huge")
@@ -222,21 +256,30 @@ def test_a_config_claiming_a_huge_model_is_refused_before_anything_is_allocated(
     config["model_config"]["hidden_dim"] = 10**7  # 400 billion weights: far beyond any machine's memory
     (folder / CONFIG).write_text(json.dumps(config))
     before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
-    with pytest.raises(CheckpointError, match=r": [\w.]+ is \([\d, ]+\) but the config builds \([\d, ]*10000000[\d, ]*\)$"):
+    with pytest.raises(
+        CheckpointError, match=r": [\w.]+ is \([\d, ]+\) but the config builds \([\d, ]*10000000[\d, ]*\)$"
+    ):
         Captioner.from_pretrained(folder)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # under 200 MB more
     assert time.perf_counter() - start < 30
     # Weights that fit a model too large for the memory free: refused by its size, unbuilt.
     folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "fits")
     monkeypatch.setattr(loading, "free_bytes", lambda device: 20_000)  # as on a machine with 20 kB free
-    with pytest.raises(CheckpointError, match=r"its config builds a model of 0M weights \(0.0 GiB\), more than the 0.0 GiB free"):
+    with pytest.raises(
+        CheckpointError, match=r"its config builds a model of 0M weights \(0.0 GiB\), more than the 0.0 GiB free"
+    ):
         Captioner.from_pretrained(folder)
 
 
 def test_a_diverged_checkpoint_is_refused_at_load_not_captioned_without_a_word(tiny_captioner, tmp_path, capsys):
     checkpoint, photos = tiny_captioner
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    state["state_dict"]["model.lstm.weight_hh"] = torch.full_like(state["state_dict"]["model.lstm.weight_hh"], float("nan"))
+    state["state_dict"]["model.lstm.weight_hh"] = torch.full_like(
+        state["state_dict"]["model.lstm.weight_hh"], float("nan")
+    )
     torch.save(state, tmp_path / "nan.ckpt")
-    _one_line_refusal(["caption", "--checkpoint", str(tmp_path / "nan.ckpt"), str(photos[0])], capsys,
-                      "lstm.weight_hh holds NaN or infinite values (a diverged run?)")
+    _one_line_refusal(
+        ["caption", "--checkpoint", str(tmp_path / "nan.ckpt"), str(photos[0])],
+        capsys,
+        "lstm.weight_hh holds NaN or infinite values (a diverged run?)",
+    )

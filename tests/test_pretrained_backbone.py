@@ -68,7 +68,7 @@ def test_output_stride_16_gives_a_14_x_14_map_from_the_same_tensors():
     plain = Backbone("efficientnet_lite0", weights=None, grid=None)
     dilated = Backbone("efficientnet_lite0", weights=None, grid=None, output_stride=16)
     assert "output_stride" not in plain.config and dilated.config["output_stride"] == 16
-    shapes = lambda m: [(k, tuple(v.shape)) for k, v in m.state_dict().items()]  # noqa: E731
+    shapes = lambda m: [(k, tuple(v.shape)) for k, v in m.state_dict().items()]
     assert shapes(plain) == shapes(dilated)
     rebuilt = Backbone(**dilated.config).eval()
     rebuilt.load_state_dict(dilated.state_dict())

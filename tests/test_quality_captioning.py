@@ -27,15 +27,29 @@ STEPS, REQUIRED_CORRECT, REQUIRED_BLEU4, REQUIRED_LOCALISATION = 2000, 0.55, 0.7
 @pytest.mark.slow  # 2000 training steps, about two minutes: `make test-slow`
 def test_soft_attention_learns_to_caption_and_look_at_the_objects(tmp_path):
     L.seed_everything(0)
-    data = ShapesCaptionsDataModule(train_size=20000, val_size=32, test_size=200, image_size=64, max_objects=2,
-                                    batch_size=32)
+    data = ShapesCaptionsDataModule(
+        train_size=20000, val_size=32, test_size=200, image_size=64, max_objects=2, batch_size=32
+    )
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=16, downsample=4), embed_dim=32,
-                           hidden_dim=64, attn_dim=32, dropout=0.1)
+    model = ShowAttendTell(
+        len(data.vocab),
+        Backbone("tiny", grid=None, width=16, downsample=4),
+        embed_dim=32,
+        hidden_dim=64,
+        attn_dim=32,
+        dropout=0.1,
+    )
     module = CaptioningModule(model, lr=3e-3, doubly_stochastic=0.0, beam_size=2, max_len=16)
-    trainer = L.Trainer(max_steps=STEPS, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0, default_root_dir=tmp_path,
-                        callbacks=[EMAWeightAveraging(decay=0.995)])  # scored as the demo is: averaged weights
+    trainer = L.Trainer(
+        max_steps=STEPS,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+        callbacks=[EMAWeightAveraging(decay=0.995)],
+    )  # scored as the demo is: averaged weights
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
     print({k: round(v, 3) for k, v in metrics.items()})

@@ -11,12 +11,19 @@ from .helpers import write_photo
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 GUIDES = [README, *sorted((ROOT / "docs").glob("*.md"))]
-MARKDOWN = [*GUIDES, *sorted((ROOT / "vision_attention" / "pretrained").glob("*/README.md")), ROOT / "datasets" / "README.md"]
+MARKDOWN = [
+    *GUIDES,
+    *sorted((ROOT / "vision_attention" / "pretrained").glob("*/README.md")),
+    ROOT / "datasets" / "README.md",
+]
 
 
 def blocks(language: str) -> list[tuple[str, str]]:
-    return [(f"{page.relative_to(ROOT)}#{i}", code) for page in GUIDES
-            for i, code in enumerate(re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S))]
+    return [
+        (f"{page.relative_to(ROOT)}#{i}", code)
+        for page in GUIDES
+        for i, code in enumerate(re.findall(rf"```{language}\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL))
+    ]
 
 
 PYTHON = blocks("python")
@@ -26,7 +33,7 @@ PYTHON = blocks("python")
 def test_python_block_runs(code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_photo("photo.jpg")  # the "photo.jpg" the blocks caption
-    exec(compile(code, "block", "exec"), {"__name__": "__docs__"})
+    exec(compile(code, "block", "exec"), {"__name__": "__docs__"})  # noqa: S102  the docs' own code
 
 
 def test_readme_names_the_test_command_and_stays_short():
@@ -50,7 +57,9 @@ def shell_commands() -> list[tuple[str, list[str]]]:
     return commands
 
 
-@pytest.mark.parametrize("argv", [a for _, a in shell_commands()], ids=[f"{n}: {' '.join(a[:3])}" for n, a in shell_commands()])
+@pytest.mark.parametrize(
+    "argv", [a for _, a in shell_commands()], ids=[f"{n}: {' '.join(a[:3])}" for n, a in shell_commands()]
+)
 def test_shell_commands_parse(argv, capsys):
     """The shell blocks train for minutes to hours, so they are parsed, not run: LightningCLI
     commands must pass --print_config (which instantiates nothing), the others argparse."""
@@ -67,14 +76,14 @@ def test_shell_commands_parse(argv, capsys):
 def test_make_targets_exist():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     for page in GUIDES:
-        for target in re.findall(r"^make (\w+)", page.read_text(encoding="utf-8"), flags=re.M):
-            assert re.search(rf"^{target}:", makefile, flags=re.M), f"{page.name}: make {target}"
+        for target in re.findall(r"^make (\w+)", page.read_text(encoding="utf-8"), flags=re.MULTILINE):
+            assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), f"{page.name}: make {target}"
 
 
 def anchors(page: Path) -> set[str]:
     """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
     slugs = set()
-    for heading in re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.M):
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE):
         slugs.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
     return slugs
 
@@ -82,7 +91,7 @@ def anchors(page: Path) -> set[str]:
 def test_every_link_between_the_pages_resolves():
     broken = []
     for page in MARKDOWN:
-        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
             if re.match(r"[a-z]+://", target):
                 continue
@@ -98,10 +107,12 @@ def test_every_link_between_the_pages_resolves():
 def test_no_table_cell_holds_more_than_200_characters():
     long = []
     for page in MARKDOWN:
-        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
         for number, line in enumerate(text.splitlines(), start=1):
             if line.startswith("|"):
-                long += [f"{page.relative_to(ROOT)}:{number}: {len(c)}" for c in line.strip("|").split(" | ") if len(c) > 200]
+                long += [
+                    f"{page.relative_to(ROOT)}:{number}: {len(c)}" for c in line.strip("|").split(" | ") if len(c) > 200
+                ]
     assert not long, long
 
 

@@ -61,13 +61,20 @@ def test_flickr8k_split_lists_are_written_beside_the_captions(tmp_path):
     assert (tmp_path / "Flickr_8k.devImages.txt").read_text().split() == [f"dev{i}.jpg" for i in range(1000)]
     with zipfile.ZipFile(tmp_path / "short.zip", "w") as zf:
         zf.writestr("Flickr_8k.trainImages.txt", "a.jpg\n")
-    with zipfile.ZipFile(tmp_path / "short.zip") as zf, pytest.raises(SystemExit, match="expected 6000 images, found 1"):
+    with (
+        zipfile.ZipFile(tmp_path / "short.zip") as zf,
+        pytest.raises(SystemExit, match="expected 6000 images, found 1"),
+    ):
         fl.write_split_lists(zf, tmp_path)
 
 
 def test_sentiment_archive_is_extracted_and_verified(tmp_path):
     se = recipe("sentiment")
-    texts = {"amazon_cells_labelled.txt": "good\t1\n", "yelp_labelled.txt": "bad\t0\n", "imdb_labelled.txt": "odd\u0085 one\t1\n"}
+    texts = {
+        "amazon_cells_labelled.txt": "good\t1\n",
+        "yelp_labelled.txt": "bad\t0\n",
+        "imdb_labelled.txt": "odd\u0085 one\t1\n",
+    }
     with zipfile.ZipFile(tmp_path / "s.zip", "w") as zf:
         for name, text in texts.items():
             zf.writestr(f"sentiment labelled sentences/{name}", text.encode())
@@ -82,7 +89,10 @@ def test_sentiment_archive_is_extracted_and_verified(tmp_path):
 def test_download_refuses_a_corrupt_existing_file(tmp_path):
     fetch = recipe("_fetch")
     (tmp_path / "f.gz").write_bytes(b"abc")
-    assert fetch.download("http://unused.invalid/f.gz", tmp_path / "f.gz", hashlib.md5(b"abc").hexdigest(), "md5") == tmp_path / "f.gz"
+    assert (
+        fetch.download("http://unused.invalid/f.gz", tmp_path / "f.gz", hashlib.md5(b"abc").hexdigest(), "md5")
+        == tmp_path / "f.gz"
+    )
     with pytest.raises(SystemExit, match="differs from the published"):
         fetch.download("http://unused.invalid/f.gz", tmp_path / "f.gz", "0" * 32, "md5")
 

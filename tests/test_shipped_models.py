@@ -93,9 +93,24 @@ def test_caption_and_draw_work_with_no_model_named(photo, tmp_path, capsys):
     assert len(record["caption"].split()) >= 3 and "<unk>" not in record["caption"]
     assert main(["draw", "--num", "4", "--out", str(tmp_path / "digits.gif")]) == 0
     assert Image.open(tmp_path / "digits.gif").n_frames == Drawer.from_pretrained("draw-bmnist").model.steps + 1
-    assert main(["draw", "--num", "2", "--caption", "the digit 7 is on the left of the digit 2", "--out",
-                 str(tmp_path / "seven_two.gif")]) == 0
-    assert Image.open(tmp_path / "seven_two.gif").n_frames == Drawer.from_pretrained("aligndraw-mnist-captions").model.steps + 1
+    assert (
+        main(
+            [
+                "draw",
+                "--num",
+                "2",
+                "--caption",
+                "the digit 7 is on the left of the digit 2",
+                "--out",
+                str(tmp_path / "seven_two.gif"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        Image.open(tmp_path / "seven_two.gif").n_frames
+        == Drawer.from_pretrained("aligndraw-mnist-captions").model.steps + 1
+    )
 
 
 def test_one_line_python_each():
@@ -105,12 +120,17 @@ def test_one_line_python_each():
     assert drawing.canvases.shape[1:] == (3, 1, 28, 28) and drawing.canvases.min() >= 0
 
 
-@pytest.mark.parametrize("damage, expected", [
-    (lambda folder: (folder / WEIGHTS).unlink(), "model.safetensors: missing"),
-    (lambda folder: (folder / CONFIG).unlink(), "config.json: missing"),
-    (lambda folder: (folder / WEIGHTS).write_bytes((folder / WEIGHTS).read_bytes()[:-1000]), "damaged or replaced"),
-])
-def test_a_missing_or_corrupt_shipped_file_is_one_line_naming_it(damage, expected, photo, tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda folder: (folder / WEIGHTS).unlink(), "model.safetensors: missing"),
+        (lambda folder: (folder / CONFIG).unlink(), "config.json: missing"),
+        (lambda folder: (folder / WEIGHTS).write_bytes((folder / WEIGHTS).read_bytes()[:-1000]), "damaged or replaced"),
+    ],
+)
+def test_a_missing_or_corrupt_shipped_file_is_one_line_naming_it(
+    damage, expected, photo, tmp_path, monkeypatch, capsys
+):
     copy = tmp_path / "shipped"
     shutil.copytree(pretrained.ROOT / "sat-soft-flickr8k", copy / "sat-soft-flickr8k")
     damage(copy / "sat-soft-flickr8k")
@@ -122,8 +142,12 @@ def test_a_missing_or_corrupt_shipped_file_is_one_line_naming_it(damage, expecte
 
 def test_a_wheel_carries_the_models_and_a_venv_with_it_captions_and_draws(photo, tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(wheels.glob("vision_attention-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for name in SHIPPED:
@@ -135,21 +159,54 @@ def test_a_wheel_carries_the_models_and_a_venv_with_it_captions_and_draws(photo,
     # The dependencies (torch, timm, ...) come from this environment; the package only from the wheel.
     deps = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     (site / "deps.pth").write_text("\n".join(deps) + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-deps",
-                    "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-index",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import vision_attention; print(vision_attention.__file__)"],
-                           cwd=tmp_path, env=env, capture_output=True, text=True)
+    where = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import vision_attention; print(vision_attention.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert where.returncode == 0 and where.stdout.strip().startswith(str(site)), where.stderr[-2000:]
-    captioned = subprocess.run([str(venv / "bin" / "vision-attention"), "caption", str(photo)], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=300)
+    captioned = subprocess.run(
+        [str(venv / "bin" / "vision-attention"), "caption", str(photo)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert captioned.returncode == 0 and captioned.stdout.startswith(f"{photo}\t"), captioned.stderr[-2000:]
-    drawn = subprocess.run([str(venv / "bin" / "vision-attention"), "draw", "--num", "2", "--out", "d.gif"], cwd=tmp_path,
-                           env=env, capture_output=True, text=True, timeout=300)
+    drawn = subprocess.run(
+        [str(venv / "bin" / "vision-attention"), "draw", "--num", "2", "--out", "d.gif"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert drawn.returncode == 0 and Image.open(tmp_path / "d.gif").n_frames > 2, drawn.stderr[-2000:]
 
 
 # ----- with the real data: the figures of the cards, and captions of ImageNet photos -----
+
 
 @pytest.mark.slow
 def test_the_captioner_scores_its_card_on_the_flickr8k_dev_split(data_dir):

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = '''
+SUITE = """
 import time
 from pathlib import Path
 
@@ -37,16 +37,32 @@ def test_a_long_fit():
 
 def test_then_a_slow_one():
     time.sleep(120)
-'''
+"""
 
 
 def test_sigterm_stops_the_suite_within_seconds_even_during_a_fit(tmp_path):
     (tmp_path / "test_suite.py").write_text(SUITE)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    process = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "tests.conftest", "-p", "no:cacheprovider",
-                                "-c", str(tmp_path / "pytest.ini"), str(tmp_path / "test_suite.py")],
-                               cwd=tmp_path, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            str(tmp_path / "test_suite.py"),
+        ],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (tmp_path / "MARKER").exists():  # the fit is running
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0][-2000:]

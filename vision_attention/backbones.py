@@ -25,7 +25,15 @@ import torch
 from torch import Tensor, nn
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-TORCHVISION_BACKBONES = ("vgg16", "vgg19", "resnet18", "resnet50", "resnet101", "mobilenet_v3_small", "mobilenet_v3_large")
+TORCHVISION_BACKBONES = (
+    "vgg16",
+    "vgg19",
+    "resnet18",
+    "resnet50",
+    "resnet101",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+)
 PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
 BACKBONES = (*TORCHVISION_BACKBONES, *PYPI_BACKBONES, "tiny")
 
@@ -58,11 +66,13 @@ class ImageEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1) if mean else None, persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1) if std else None, persistent=False)
         count = len(self.blocks)
-        self.frozen = count if trainable_blocks == 0 else 0 if trainable_blocks < 0 else max(count - trainable_blocks, 0)
+        self.frozen = (
+            count if trainable_blocks == 0 else 0 if trainable_blocks < 0 else max(count - trainable_blocks, 0)
+        )
         for block in self.blocks[: self.frozen]:
             block.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "ImageEncoder":
+    def train(self, mode: bool = True) -> ImageEncoder:
         super().train(mode)
         for block in self.blocks[: self.frozen]:
             block.eval()  # frozen blocks keep their batch-norm statistics
@@ -224,7 +234,13 @@ class Backbone(ImageEncoder):
         else:
             raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
         # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
-        self.config = {"name": name, "weights": None, "grid": grid, "trainable_blocks": trainable_blocks,
-                       "width": width, "downsample": downsample}
+        self.config = {
+            "name": name,
+            "weights": None,
+            "grid": grid,
+            "trainable_blocks": trainable_blocks,
+            "width": width,
+            "downsample": downsample,
+        }
         if output_stride != 32:  # absent at 32: feature caches keyed on the config stay valid
             self.config["output_stride"] = output_stride

@@ -38,7 +38,10 @@ from .pretrained import DEFAULTS
 
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
 # What users of other Lightning tools reach for; each output kind has its own command here.
-NOT_PREDICT = "there is no predict command: use caption, draw, classify or translate (caption and draw need no model: they use the shipped ones)"
+NOT_PREDICT = (
+    "there is no predict command: use caption, draw, classify or translate "
+    "(caption and draw need no model: they use the shipped ones)"
+)
 USER_ERRORS = (FileNotFoundError, ValueError, KeyError, OSError, ImportError)
 
 
@@ -56,9 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=f"LightningCLI {name} (--config train/X.yaml)", add_help=False)
     caption = commands.add_parser("caption", help="caption photos with the shipped captioner or a trained one")
     add_caption_arguments(caption, DEFAULTS["captioner"])
-    draw = commands.add_parser("draw", help="draw images step by step with the shipped DRAW or alignDRAW model, or another")
-    draw.add_argument("--model", help=f"a shipped model's name, a model folder, a checkpoint or a Hub id (default "
-                      f"{DEFAULTS['drawer']}, or {DEFAULTS['aligndrawer']} with --caption)")
+    draw = commands.add_parser(
+        "draw", help="draw images step by step with the shipped DRAW or alignDRAW model, or another"
+    )
+    draw.add_argument(
+        "--model",
+        help=f"a shipped model's name, a model folder, a checkpoint or a Hub id (default "
+        f"{DEFAULTS['drawer']}, or {DEFAULTS['aligndrawer']} with --caption)",
+    )
     draw.add_argument("--checkpoint", type=Path, help="a DRAW or alignDRAW checkpoint (.ckpt); the same as --model")
     draw.add_argument("--caption", help="what to draw (alignDRAW checkpoints); the GIF shows the words attended")
     draw.add_argument("--num", type=int, default=16, help="images to draw (default 16)")
@@ -68,21 +76,36 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--frame-ms", type=int, default=80, help="time per frame in ms (default 80)")
     draw.add_argument("--overwrite", action="store_true", help="replace --out or --strip if it exists")
     draw.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    export = commands.add_parser("export", help="write a Lightning checkpoint as a model folder (model.safetensors + config.json)")
+    export = commands.add_parser(
+        "export", help="write a Lightning checkpoint as a model folder (model.safetensors + config.json)"
+    )
     export.add_argument("checkpoint", type=Path, help="a checkpoint (.ckpt) of any kind but a judge")
     export.add_argument("folder", type=Path, help="the folder to write (refused if it exists, unless --overwrite)")
-    export.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
-                        help="how floating weights are stored (default float32; loaded as float32)")
+    export.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "float16", "bfloat16"),
+        help="how floating weights are stored (default float32; loaded as float32)",
+    )
     export.add_argument("--card", type=Path, help="a model card (Markdown) to include as README.md")
     export.add_argument("--meta", type=Path, help="a JSON file of figures and provenance for config.json's meta")
     export.add_argument("--overwrite", action="store_true", help="replace the folder if it exists")
-    score = commands.add_parser("score", help="score a captioner on a split of a captions file (no Lightning, no cache)")
-    score.add_argument("--model", action="append", help=f"a captioner (default {DEFAULTS['captioner']}); twice or more: "
-                       "their ensemble")
-    score.add_argument("--annotations", required=True, type=Path, help="captions.txt (with the split lists beside it) "
-                       "or a Karpathy JSON")
+    score = commands.add_parser(
+        "score", help="score a captioner on a split of a captions file (no Lightning, no cache)"
+    )
+    score.add_argument(
+        "--model", action="append", help=f"a captioner (default {DEFAULTS['captioner']}); twice or more: their ensemble"
+    )
+    score.add_argument(
+        "--annotations",
+        required=True,
+        type=Path,
+        help="captions.txt (with the split lists beside it) or a Karpathy JSON",
+    )
     score.add_argument("--image-root", type=Path, help="where the photos are (default: images/ beside the annotations)")
-    score.add_argument("--split", default="val", choices=("train", "val", "test"), help="default val (Flickr8k's dev list)")
+    score.add_argument(
+        "--split", default="val", choices=("train", "val", "test"), help="default val (Flickr8k's dev list)"
+    )
     score.add_argument("--beam-size", type=int, default=3, help="beam width (default 3)")
     score.add_argument("--batch-size", type=int, default=32, help="photos captioned at once (default 32)")
     score.add_argument("--limit", type=int, help="score only the split's first N photos")
@@ -90,15 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     plot = commands.add_parser("plot", help="draw runs' training curves (Lightning CSV logs) to a PNG, runs overlaid")
     plot.add_argument("runs", nargs="+", type=Path, help="run folders (any holding metrics.csv) or metrics.csv files")
-    plot.add_argument("--metric", action="append", help="a logged metric, e.g. val/bleu4 (repeat for more panels; "
-                      "default: the val/ metrics every run logged, up to 4)")
+    plot.add_argument(
+        "--metric",
+        action="append",
+        help="a logged metric, e.g. val/bleu4 (repeat for more panels; "
+        "default: the val/ metrics every run logged, up to 4)",
+    )
     plot.add_argument("--label", action="append", help="a name per run for the legend (default: the folder names)")
     plot.add_argument("--out", type=Path, default=Path("curves.png"), help="the PNG to write (default curves.png)")
     plot.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-    judge = commands.add_parser("judge", help="score an alignDRAW model: does a judge read its images as their captions say?")
+    judge = commands.add_parser(
+        "judge", help="score an alignDRAW model: does a judge read its images as their captions say?"
+    )
     judge.add_argument("--drawer", required=True, type=Path, help="an alignDRAW checkpoint (.ckpt)")
     judge.add_argument("--judge", required=True, type=Path, help="a judge checkpoint (train/judge_*.yaml)")
-    judge.add_argument("--split", nargs="+", default=["test", "compositional"], help="splits (default: test compositional)")
+    judge.add_argument(
+        "--split", nargs="+", default=["test", "compositional"], help="splits (default: test compositional)"
+    )
     judge.add_argument("--num", type=int, default=500, help="captions per split (default 500)")
     judge.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     judge.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
@@ -116,10 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train on generated data (fixed steps) and write runs/demo/index.html")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     settings = DemoSettings()
-    demo.add_argument("--caption-steps", type=int, default=settings.caption_steps,
-                      help=f"captioner training steps (default {settings.caption_steps})")
-    demo.add_argument("--draw-steps", type=int, default=settings.draw_steps,
-                      help=f"DRAW training steps (default {settings.draw_steps})")
+    demo.add_argument(
+        "--caption-steps",
+        type=int,
+        default=settings.caption_steps,
+        help=f"captioner training steps (default {settings.caption_steps})",
+    )
+    demo.add_argument(
+        "--draw-steps",
+        type=int,
+        default=settings.draw_steps,
+        help=f"DRAW training steps (default {settings.draw_steps})",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     seeds = commands.add_parser("seeds", help="fit a config with several seeds; report mean and std of a metric")
     seeds.add_argument("--config", required=True, type=Path, help="a train/*.yaml config")
@@ -191,8 +230,13 @@ def run_export(args: argparse.Namespace) -> int:
     from .inference import Captioner, Classifier, Drawer, Translator
     from .inference.loading import load_trained
 
-    readers = {"captioner": Captioner, "drawer": Drawer, "aligndrawer": Drawer, "classifier": Classifier,
-               "translator": Translator}
+    readers = {
+        "captioner": Captioner,
+        "drawer": Drawer,
+        "aligndrawer": Drawer,
+        "classifier": Classifier,
+        "translator": Translator,
+    }
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint file")
     kind = load_trained(args.checkpoint, tuple(readers), "a model that can be exported").kind
@@ -227,8 +271,13 @@ def run_score(args: argparse.Namespace) -> int:
         metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)
     if args.official and metrics.get("coco_meteor") is None:
         print("note: METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", file=sys.stderr)
-    report = {"model": captioner.name, "split": args.split, "photos": len(records), "beam_size": args.beam_size,
-              "metrics": metrics}
+    report = {
+        "model": captioner.name,
+        "split": args.split,
+        "photos": len(records),
+        "beam_size": args.beam_size,
+        "metrics": metrics,
+    }
     print(json.dumps(report, indent=1))
     return 0
 
@@ -239,15 +288,20 @@ def run_plot(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() != ".png":
         raise ValueError(f"--out must name a .png file, got {str(args.out)!r}")
-    check_output(args.out, "--out", [p for run in args.runs for p in ([run] if run.is_file() else run.rglob("*.csv"))],
-                 args.overwrite)
-    print(plot_runs(args.runs, args.out, args.metric, args.label, write=lambda path, save: write_atomically(path, save)))
+    check_output(
+        args.out,
+        "--out",
+        [p for run in args.runs for p in ([run] if run.is_file() else run.rglob("*.csv"))],
+        args.overwrite,
+    )
+    print(
+        plot_runs(args.runs, args.out, args.metric, args.label, write=lambda path, save: write_atomically(path, save))
+    )
     return 0
 
 
 def run_judge(args: argparse.Namespace) -> int:
-    from .inference import Drawer
-    from .inference import Judge, judge_drawer
+    from .inference import Drawer, Judge, judge_drawer
     from .resources import check_int
 
     check_int("--num", args.num), check_int("--seed", args.seed, low=0)
@@ -269,11 +323,15 @@ def run_classify(args: argparse.Namespace) -> int:
     parts = []
     for number, (sentence, result) in enumerate(zip(args.sentences, results), start=1):
         if result.words > len(result.tokens):
-            print(f"note: sentence {number} has {result.words} words; the model reads its first {len(result.tokens)}",
-                  file=sys.stderr)
+            print(
+                f"note: sentence {number} has {result.words} words; the model reads its first {len(result.tokens)}",
+                file=sys.stderr,
+            )
         print(f"{result.label}\t{result.probability:.3f}\t{sentence}")
         if result.weights is not None:
-            parts.append(token_weights_html(result.tokens, result.weights, f"label {result.label} ({result.probability:.0%})"))
+            parts.append(
+                token_weights_html(result.tokens, result.weights, f"label {result.label} ({result.probability:.0%})")
+            )
     if args.html:
         page = "<!doctype html><meta charset=utf-8><body>" + "\n".join(parts) + "</body>\n"
         print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")))
@@ -287,14 +345,16 @@ def run_translate(args: argparse.Namespace) -> int:
     from .viz import alignment_image
 
     check_int("--beam-size", args.beam_size, high=1000)
-    figures = [args.alignment_dir / f"alignment_{i}.png" for i in range(len(args.sources))] if args.alignment_dir else []
+    figures = (
+        [args.alignment_dir / f"alignment_{i}.png" for i in range(len(args.sources))] if args.alignment_dir else []
+    )
     check_outputs(figures, "--alignment-dir file", [args.checkpoint], args.overwrite)
     translations = Translator.from_checkpoint(args.checkpoint).translate(args.sources, beam_size=args.beam_size)
     for i, (source, result) in enumerate(zip(args.sources, translations)):
         print(f"{source}\t{result.text}")
         if figures:
             image = alignment_image(result.source, result.target, result.alignment)
-            write_atomically(figures[i], lambda tmp: image.save(tmp, format="PNG"))
+            write_atomically(figures[i], lambda tmp, image=image: image.save(tmp, format="PNG"))
     return 0
 
 
@@ -320,17 +380,32 @@ def run_seeds(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"{args.config}: no such config")
     values = []
     for seed in range(args.seeds):
-        cli = run(["fit", "--config", str(args.config), "--seed_everything", str(seed),
-                   "--trainer.default_root_dir", str(args.root / args.config.stem / f"seed{seed}"),
-                   "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-                   *[flag for flag in args.overrides if flag != "--"]])
+        cli = run(
+            [
+                "fit",
+                "--config",
+                str(args.config),
+                "--seed_everything",
+                str(seed),
+                "--trainer.default_root_dir",
+                str(args.root / args.config.stem / f"seed{seed}"),
+                "--trainer.enable_progress_bar",
+                "false",
+                "--trainer.enable_model_summary",
+                "false",
+                *[flag for flag in args.overrides if flag != "--"],
+            ]
+        )
         metrics = cli.trainer.callback_metrics
         if args.metric not in metrics:
             raise KeyError(f"{args.metric} was not logged; logged: {', '.join(sorted(metrics))}")
         values.append(float(metrics[args.metric]))
         print(f"seed {seed}: {args.metric} = {values[-1]:.4f}", flush=True)
     spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    print(f"{args.config.stem}: {args.metric} mean {statistics.mean(values):.4f} std {spread:.4f} over {len(values)} seeds")
+    print(
+        f"{args.config.stem}: {args.metric} mean {statistics.mean(values):.4f} std {spread:.4f} "
+        f"over {len(values)} seeds"
+    )
     return 0
 
 
@@ -353,7 +428,16 @@ def main(argv: list[str] | None = None) -> int:
             return run_caption(args)
         if args.command == "draw":
             return run_draw(args)
-        commands = {"export": run_export, "score": run_score, "plot": run_plot, "judge": run_judge, "classify": run_classify, "translate": run_translate, "seeds": run_seeds, "demo": run_demo}
+        commands = {
+            "export": run_export,
+            "score": run_score,
+            "plot": run_plot,
+            "judge": run_judge,
+            "classify": run_classify,
+            "translate": run_translate,
+            "seeds": run_seeds,
+            "demo": run_demo,
+        }
         if args.command in commands:
             return commands[args.command](args)
         parser.print_help()

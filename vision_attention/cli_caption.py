@@ -23,8 +23,12 @@ FIELDS = ("image", "caption", "score", "model", "beam_size")
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
-    parser.add_argument("--model", action="append", help=f"a shipped model's name, a model folder, a checkpoint (.ckpt) "
-                        f"or a Hub id (default {default_model}); twice or more: their ensemble")
+    parser.add_argument(
+        "--model",
+        action="append",
+        help=f"a shipped model's name, a model folder, a checkpoint (.ckpt) "
+        f"or a Hub id (default {default_model}); twice or more: their ensemble",
+    )
     parser.add_argument("--checkpoint", type=Path, help="a captioner checkpoint (.ckpt); the same as --model")
     parser.add_argument("--beam-size", type=int, default=3, help="beam width (default 3, as the shipped figures)")
     parser.add_argument("--max-len", type=int, default=30, help="longest caption in words (default 30)")
@@ -33,13 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", dest="format", action="store_const", const="json", help="one JSON array of records")
     output.add_argument("--jsonl", dest="format", action="store_const", const="jsonl", help="one JSON record a line")
-    output.add_argument("--csv", dest="format", action="store_const", const="csv",
-                        help=f"CSV with the header {','.join(FIELDS)}")
+    output.add_argument(
+        "--csv", dest="format", action="store_const", const="csv", help=f"CSV with the header {','.join(FIELDS)}"
+    )
     parser.add_argument("--output", type=Path, help="write the captions to this file instead of stdout")
     parser.add_argument("--overwrite", action="store_true", help="replace --output, --html or figures that exist")
     parser.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
-    parser.add_argument("--html", type=Path, help="write one self-contained page: each image, its caption and "
-                        "its attention per word")
+    parser.add_argument(
+        "--html", type=Path, help="write one self-contained page: each image, its caption and its attention per word"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("images", nargs="+", help="image files, folders of images, or glob patterns ('photos/*.jpg')")
     parser.set_defaults(format="lines")
@@ -54,10 +60,16 @@ def expand_inputs(specs: list[str], recursive: bool = False) -> tuple[list[Path]
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir())
-                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(
+                p
+                for p in (path.rglob("*") if recursive else path.iterdir())
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
             if not found:
-                problems.append(f"{path}: no image files in this folder" + ("" if recursive else " (--recursive looks in subfolders)"))
+                problems.append(
+                    f"{path}: no image files in this folder"
+                    + ("" if recursive else " (--recursive looks in subfolders)")
+                )
         elif path.is_file():
             found = [path]
         elif glob.has_magic(spec):
@@ -146,12 +158,15 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
     from tqdm.auto import tqdm
 
     from .cli import figure_paths
-    from .outputs import check_output, check_outputs
+    from .outputs import check_output, check_outputs, write_atomically
     from .resources import check_int
-    from .outputs import write_atomically
     from .viz import caption_page, caption_section, save_attention_figure
 
-    check_int("--beam-size", args.beam_size), check_int("--max-len", args.max_len), check_int("--batch-size", args.batch_size)
+    (
+        check_int("--beam-size", args.beam_size),
+        check_int("--max-len", args.max_len),
+        check_int("--batch-size", args.batch_size),
+    )
     if args.model is not None and args.checkpoint is not None:
         raise ValueError("give --model or --checkpoint, not both")
     models = [str(args.checkpoint)] if args.checkpoint is not None else args.model or [default_model]
@@ -178,19 +193,36 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
             for error in (e for _, e in loaded if e is not None):
                 bar.write(f"error: {error}", file=sys.stderr)
                 failures += 1
-            results = captioner.caption([image for _, image in good], beam_size=args.beam_size, max_len=args.max_len,
-                                        batch_size=args.batch_size) if good else []
+            results = (
+                captioner.caption(
+                    [image for _, image in good],
+                    beam_size=args.beam_size,
+                    max_len=args.max_len,
+                    batch_size=args.batch_size,
+                )
+                if good
+                else []
+            )
             for (path, image), result in zip(good, results):
-                writer.add({"image": str(path), "caption": result.text, "score": round(result.score, 4),
-                            "model": captioner.name, "beam_size": args.beam_size})
+                writer.add(
+                    {
+                        "image": str(path),
+                        "caption": result.text,
+                        "score": round(result.score, 4),
+                        "model": captioner.name,
+                        "beam_size": args.beam_size,
+                    }
+                )
                 if args.html is not None:
                     sections.append(caption_section(path.name, image, result.tokens, result.alphas))
                 if figure_of[path] is not None:
                     try:
                         save_attention_figure(figure_of[path], image, result.tokens, result.alphas)
                     except OSError as err:  # this figure is lost; the other images go on
-                        bar.write(f"error: {figure_of[path]}: cannot write the attention figure ({err.strerror or err})",
-                                  file=sys.stderr)
+                        bar.write(
+                            f"error: {figure_of[path]}: cannot write the attention figure ({err.strerror or err})",
+                            file=sys.stderr,
+                        )
                         failures += 1
             bar.update(len(chunk))
     writer.close()

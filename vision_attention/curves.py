@@ -45,8 +45,13 @@ def default_metrics(runs: Sequence[dict[str, list]], most: int = 4) -> list[str]
     return (first + [m for m in names if m not in first])[:most]
 
 
-def plot_runs(runs: Sequence[str | Path], out: str | Path, metrics: Sequence[str] | None = None,
-              labels: Sequence[str] | None = None, write=None) -> Path:
+def plot_runs(
+    runs: Sequence[str | Path],
+    out: str | Path,
+    metrics: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    write=None,
+) -> Path:
     """One panel per metric against the training step, one line per run; written as a PNG
     through ``write(path, save)`` (default: straight to ``out``)."""
     try:
@@ -78,7 +83,7 @@ def plot_runs(runs: Sequence[str | Path], out: str | Path, metrics: Sequence[str
         axis.set_title(name)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(metrics):]:
+    for axis in list(axes.flat)[len(metrics) :]:
         axis.set_visible(False)
     if len(runs) > 1 or named:
         axes.flat[0].legend(fontsize=8)

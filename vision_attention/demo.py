@@ -55,9 +55,18 @@ def _trainer(steps: int, settings: DemoSettings, root: Path, decay: float = 0.3,
     from .lit import BudgetDecay
 
     callbacks = [BudgetDecay(share=decay, clock=False), *kwargs.pop("callbacks", [])]  # steps set the schedule
-    return L.Trainer(max_steps=steps, max_time={"minutes": settings.guard_minutes}, accelerator="auto", devices=1,
-                     logger=False, enable_checkpointing=False, enable_model_summary=False, default_root_dir=root,
-                     callbacks=callbacks, **kwargs)
+    return L.Trainer(
+        max_steps=steps,
+        max_time={"minutes": settings.guard_minutes},
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        default_root_dir=root,
+        callbacks=callbacks,
+        **kwargs,
+    )
 
 
 def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]]:
@@ -66,8 +75,8 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     from torchvision.transforms.functional import to_pil_image
 
     from .backbones import Backbone
-    from .inference import Captioner
     from .data import ShapesCaptionsDataModule
+    from .inference import Captioner
     from .lit import CaptioningModule
     from .models import ShowAttendTell
     from .viz import save_attention_figure
@@ -76,20 +85,40 @@ def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]
     # Trained on scenes of 1-3 objects, shown and scored on 1-2. With only two objects a
     # captioner can name them from features at their edges; with three it must find each
     # one, and its attention then lands on the object a word names (localisation 65% -> 97%).
-    data = ShapesCaptionsDataModule(train_size=20000, val_size=32, test_size=settings.test_size, image_size=64,
-                                    max_objects=3, eval_max_objects=2, batch_size=64)
+    data = ShapesCaptionsDataModule(
+        train_size=20000,
+        val_size=32,
+        test_size=settings.test_size,
+        image_size=64,
+        max_objects=3,
+        eval_max_objects=2,
+        batch_size=64,
+    )
     data.setup()
     # The sat_soft_shapes.yaml captioner.
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=32, downsample=4), embed_dim=64,
-                           hidden_dim=256, attn_dim=128, dropout=0.2)
+    model = ShowAttendTell(
+        len(data.vocab),
+        Backbone("tiny", grid=None, width=32, downsample=4),
+        embed_dim=64,
+        hidden_dim=256,
+        attn_dim=128,
+        dropout=0.2,
+    )
     module = CaptioningModule(model, lr=2e-3, doubly_stochastic=0.0, beam_size=3, max_len=16)
     # Scored with an exponential moving average of its weights (over about the last 200
     # steps): at a constant learning rate the last weights wander, and held-out correctness
     # moved by up to 10.5 points between checks 200 steps apart; the average held
     # 97.5-99.5% at steps 1800-2200 (two seeds).
     ema = EMAWeightAveraging(decay=0.995)
-    trainer = _trainer(settings.caption_steps, settings, out, settings.caption_decay, gradient_clip_val=5.0,
-                       limit_val_batches=0, callbacks=[ema])
+    trainer = _trainer(
+        settings.caption_steps,
+        settings,
+        out,
+        settings.caption_decay,
+        gradient_clip_val=5.0,
+        limit_val_batches=0,
+        callbacks=[ema],
+    )
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
     trainer.save_checkpoint(out / "captioner.ckpt", weights_only=True)  # for inference: no optimizer state
@@ -128,15 +157,20 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
         data = ImagesDataModule("binarized_mnist", val_size=500, batch_size=128)
         data.setup()
         test = data.splits["test"]  # ordered by digit: an even spread of it holds every digit
-        data.splits["test"] = torch.utils.data.Subset(test, range(0, len(test), max(1, len(test) // settings.test_size)))
+        data.splits["test"] = torch.utils.data.Subset(
+            test, range(0, len(test), max(1, len(test) // settings.test_size))
+        )
         model, lr = DRAW(shape, steps=16, read_n=5, write_n=12, enc_dim=256, dec_dim=256, z_dim=100), 2e-3
     else:
         source, shape = "generated shapes", (3, 32, 32)
-        data = ImagesDataModule("shapes", train_size=20000, val_size=500, test_size=settings.test_size, batch_size=64,
-                                image_size=32)
+        data = ImagesDataModule(
+            "shapes", train_size=20000, val_size=500, test_size=settings.test_size, batch_size=64, image_size=32
+        )
         model, lr = DRAW(shape, steps=16, read_n=3, write_n=4, enc_dim=128, dec_dim=128, z_dim=16), 1e-3
     module = DrawModule(model, lr=lr, beta1=0.5)
-    trainer = _trainer(settings.draw_steps, settings, out, settings.draw_decay, gradient_clip_val=10.0, limit_val_batches=0)
+    trainer = _trainer(
+        settings.draw_steps, settings, out, settings.draw_decay, gradient_clip_val=10.0, limit_val_batches=0
+    )
     trainer.fit(module, datamodule=data)
     metrics = trainer.test(module, datamodule=data, verbose=False)[0]
     trainer.save_checkpoint(out / "drawer.ckpt", weights_only=True)
@@ -152,8 +186,15 @@ def train_drawer(out: Path, settings: DemoSettings) -> dict:
     return {"source": source, "nll": float(metrics["test/nll"]), "steps": model.steps}
 
 
-def write_page(out: Path, captions: dict, examples: list[dict], drawing: dict, minutes: float, captions_count: int,
-               photos: dict | None = None) -> Path:
+def write_page(
+    out: Path,
+    captions: dict,
+    examples: list[dict],
+    drawing: dict,
+    minutes: float,
+    captions_count: int,
+    photos: dict | None = None,
+) -> Path:
     def verdict(name: str) -> str:
         value, bar = captions.get(name), BARS[name]
         return f"{value:.3f} ({'meets' if value is not None and value >= bar else 'below'} the bar of {bar})"
@@ -173,15 +214,15 @@ figure{{margin:1em 0}} img{{max-width:100%}} td,th{{padding:2px 10px;text-align:
 objects, scored on {captions_count} held-out scenes of 1 or 2 objects it never saw, decoded with beam
 search (no teacher forcing).</p>
 <table><tr><th>metric</th><th>held-out value</th></tr>
-<tr><td>BLEU-4</td><td>{verdict('bleu4')}</td></tr>
-<tr><td>captions exactly true of their image</td><td>{verdict('correct')}</td></tr>
-<tr><td>object words whose attention peak falls inside the object</td><td>{verdict('localisation')}</td></tr>
-<tr><td>CIDEr-D</td><td>{captions.get('cider_d', float('nan')):.3f}</td></tr></table>
+<tr><td>BLEU-4</td><td>{verdict("bleu4")}</td></tr>
+<tr><td>captions exactly true of their image</td><td>{verdict("correct")}</td></tr>
+<tr><td>object words whose attention peak falls inside the object</td><td>{verdict("localisation")}</td></tr>
+<tr><td>CIDEr-D</td><td>{captions.get("cider_d", float("nan")):.3f}</td></tr></table>
 <p>Each figure: the image, then one panel per generated word with the attention at that word.</p>
 {rows}
 <h2>DRAW: drawing step by step</h2>
-<p>DRAW (Gregor et al. 2015) with Gaussian read and write attention, {drawing['steps']} steps, trained on
-{html.escape(drawing['source'])}; test negative log-likelihood bound {drawing['nll']:.1f} nats per image.
+<p>DRAW (Gregor et al. 2015) with Gaussian read and write attention, {drawing["steps"]} steps, trained on
+{html.escape(drawing["source"])}; test negative log-likelihood bound {drawing["nll"]:.1f} nats per image.
 The red box is where the model writes at each step.</p>
 <h3>Samples: new images drawn from the prior</h3>
 <img src="drawing.gif" alt="DRAW samples, animated"><br><img src="drawing_steps.png" alt="DRAW samples, step by step">
@@ -200,9 +241,11 @@ The red box is where the model writes at each step.</p>
 
 def _photos_section(photos: dict | None) -> str:
     if photos is None:
-        return ("<h2>Real photos</h2><p>With Flickr8k under <code>$VISION_ATTENTION_DATA/flickr8k</code> this page "
-                "also shows a captioner trained on real photos. Get it with <code>python datasets/flickr8k.py "
-                "--out $VISION_ATTENTION_DATA/flickr8k</code> (research use only), then run the demo again.</p>")
+        return (
+            "<h2>Real photos</h2><p>With Flickr8k under <code>$VISION_ATTENTION_DATA/flickr8k</code> this page "
+            "also shows a captioner trained on real photos. Get it with <code>python datasets/flickr8k.py "
+            "--out $VISION_ATTENTION_DATA/flickr8k</code> (research use only), then run the demo again.</p>"
+        )
     figures = "".join(
         f"<figure><img src='{html.escape(e['figure'])}' alt='attention'><figcaption><b>{html.escape(e['caption'])}</b>"
         f"<br>people wrote: {html.escape(' / '.join(e['references']))}</figcaption></figure>"
@@ -210,8 +253,8 @@ def _photos_section(photos: dict | None) -> str:
     )
     return f"""<h2>Show, Attend and Tell on real photos (Flickr8k)</h2>
 <p>The same model on frozen EfficientNet-Lite0 features (ImageNet weights), trained here for
-{photos['steps']} steps on the first {photos['train']} of the 6000 training photos. On the first
-{photos['dev']} dev photos it scores BLEU-4 {photos['metrics']['bleu4']:.3f} (beam 3): a short run on a
+{photos["steps"]} steps on the first {photos["train"]} of the 6000 training photos. On the first
+{photos["dev"]} dev photos it scores BLEU-4 {photos["metrics"]["bleu4"]:.3f} (beam 3): a short run on a
 quarter of the data. The full recipe, <code>train/sat_soft_flickr8k.yaml</code>, reaches 0.202 on all
 1000 dev photos; the paper reports 0.195 on the test split.</p>
 <p>Each figure: the photo, then one panel per word with the attention at that word (a 7 x 7 grid).</p>
@@ -238,15 +281,28 @@ def run_demo(out: str | Path = "runs/demo", settings: DemoSettings | None = None
     photos = None
     if folder is not None:
         photo_metrics, photo_examples = timed("real photos", train_photo_captioner, out, folder, settings)
-        photos = {"metrics": photo_metrics, "examples": photo_examples, "train": settings.photo_train,
-                  "dev": settings.photo_dev, "steps": settings.photo_steps}
+        photos = {
+            "metrics": photo_metrics,
+            "examples": photo_examples,
+            "train": settings.photo_train,
+            "dev": settings.photo_dev,
+            "steps": settings.photo_steps,
+        }
     minutes = (time.monotonic() - start) / 60
-    summary = {"captioning": captions, "examples": examples, "drawing": drawing, "photos": photos, "minutes": minutes,
-               "minutes_per_part": parts}
+    summary = {
+        "captioning": captions,
+        "examples": examples,
+        "drawing": drawing,
+        "photos": photos,
+        "minutes": minutes,
+        "minutes_per_part": parts,
+    }
     (out / "metrics.json").write_text(json.dumps(summary, indent=2))
     page = write_page(out, captions, examples, drawing, minutes, settings.test_size, photos)
-    print(f"\ncaptioning (held out): BLEU-4 {captions['bleu4']:.3f}, correct {captions['correct']:.1%}, "
-          f"localisation {captions['localisation']:.1%}")
+    print(
+        f"\ncaptioning (held out): BLEU-4 {captions['bleu4']:.3f}, correct {captions['correct']:.1%}, "
+        f"localisation {captions['localisation']:.1%}"
+    )
     print(f"drawing ({drawing['source']}): test NLL bound {drawing['nll']:.1f} nats")
     if photos:
         print(f"real photos (Flickr8k, {photos['dev']} dev photos): BLEU-4 {photos['metrics']['bleu4']:.3f}")

@@ -34,8 +34,10 @@ def write_subset(source: Path, target: Path, train: int, dev: int) -> Path:
         names = [n.strip() for n in (source / SPLIT_LISTS[split]).read_text().splitlines() if n.strip()][:count]
         (target / SPLIT_LISTS[split]).write_text("\n".join(names) + "\n")
         chosen.update(dict.fromkeys(names))
-    with open(source / "captions.txt", newline="", encoding="utf-8") as f_in, \
-            open(target / "captions.txt", "w", newline="", encoding="utf-8") as f_out:
+    with (
+        open(source / "captions.txt", newline="", encoding="utf-8") as f_in,
+        open(target / "captions.txt", "w", newline="", encoding="utf-8") as f_out,
+    ):
         rows = csv.reader(f_in)
         writer = csv.writer(f_out)
         writer.writerow(next(rows))  # the header
@@ -48,18 +50,23 @@ def train_photo_captioner(out: Path, folder: Path, settings) -> tuple[dict, list
     import lightning as L
 
     from .backbones import Backbone
-    from .inference import Captioner
     from .data import CaptionFilesDataModule
     from .data.images import load_rgb
     from .demo import _trainer
+    from .inference import Captioner
     from .lit import CaptioningModule
     from .models import ShowAttendTell
     from .viz import save_attention_figure
 
     L.seed_everything(settings.seed, verbose=False)
     captions = write_subset(folder, out / "flickr8k_subset", settings.photo_train, settings.photo_dev)
-    data = CaptionFilesDataModule(str(captions), image_root=str(folder / "images"), min_count=5, batch_size=32,
-                                  feature_cache=str(out / "feature_cache"))
+    data = CaptionFilesDataModule(
+        str(captions),
+        image_root=str(folder / "images"),
+        min_count=5,
+        batch_size=32,
+        feature_cache=str(out / "feature_cache"),
+    )
     data.setup()
     encoder = Backbone("efficientnet_lite0", weights="DEFAULT", grid=None, trainable_blocks=0)
     model = ShowAttendTell(len(data.vocab), encoder, embed_dim=512, hidden_dim=512, attn_dim=512, dropout=0.5)
@@ -74,6 +81,11 @@ def train_photo_captioner(out: Path, folder: Path, settings) -> tuple[dict, list
         photo = load_rgb(record.path)
         result = captioner.caption(photo, beam_size=3)[0]
         figure = save_attention_figure(out / "photos" / f"{record.path.stem}.png", photo, result.tokens, result.alphas)
-        examples.append({"figure": str(figure.relative_to(out)), "caption": result.text,
-                         "references": [" ".join(c) for c in record.captions[:2]]})
+        examples.append(
+            {
+                "figure": str(figure.relative_to(out)),
+                "caption": result.text,
+                "references": [" ".join(c) for c in record.captions[:2]],
+            }
+        )
     return {k.split("/", 1)[1]: float(v) for k, v in metrics.items()}, examples

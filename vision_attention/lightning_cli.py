@@ -46,8 +46,9 @@ class VisionAttentionCLI(LightningCLI):
     def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:
         kwargs = super()._prepare_subcommand_kwargs(subcommand)
         if "ckpt_path" in self._subcommand_method_arguments[subcommand]:
-            kwargs["ckpt_path"] = resolve_ckpt_path(kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir,
-                                                    self.model)
+            kwargs["ckpt_path"] = resolve_ckpt_path(
+                kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir, self.model
+            )
         return kwargs
 
     def instantiate_trainer(self, **kwargs):
@@ -69,9 +70,7 @@ class VisionAttentionCLI(LightningCLI):
             self.trainer.fit(**kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments(
-            "data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate"
-        )
+        parser.link_arguments("data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate")
 
 
 def first_process() -> bool:
@@ -79,7 +78,7 @@ def first_process() -> bool:
     (before ``fit`` starts, the trainer does not know its rank yet)."""
     import os
 
-    return all(int(os.environ.get(name, 0)) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+    return all(int(os.environ.get(name, "0")) == 0 for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 @contextmanager
@@ -93,7 +92,7 @@ def hold_run_folder(root: str):
     folder = Path(root)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / ".fit.lock", "a+")
+        handle = open(folder / ".fit.lock", "a+")  # noqa: SIM115  held for the run
     except OSError as err:
         raise OSError(f"{folder}: cannot write in the run folder ({err.strerror})") from err
     try:
@@ -102,8 +101,10 @@ def hold_run_folder(root: str):
         handle.seek(0)
         holder = handle.read().strip() or "another process"
         handle.close()
-        raise ValueError(f"{folder}: another fit is running in this run folder ({holder}); wait for it to end, "
-                         "or give another --trainer.default_root_dir") from None
+        raise ValueError(
+            f"{folder}: another fit is running in this run folder ({holder}); wait for it to end, "
+            "or give another --trainer.default_root_dir"
+        ) from None
     with handle:
         handle.seek(0)
         handle.truncate()
@@ -130,12 +131,16 @@ def resolve_ckpt_path(ckpt_path: str | None, subcommand: str, root: str, module=
             print(f"vision-attention: no {ckpt_path} checkpoint under {root}: training from step 0", file=sys.stderr)
             return None
         if found is None:
-            raise CheckpointError(f"--ckpt_path {ckpt_path}: no {ckpt_path} checkpoint under {root} (train first, or name a file)")
+            raise CheckpointError(
+                f"--ckpt_path {ckpt_path}: no {ckpt_path} checkpoint under {root} (train first, or name a file)"
+            )
         ckpt_path = str(found)
     elif ckpt_path is None:
         if subcommand == "fit":
             return None
-        raise CheckpointError(f"{subcommand} needs --ckpt_path: a checkpoint file, or last / best (the newest under {root})")
+        raise CheckpointError(
+            f"{subcommand} needs --ckpt_path: a checkpoint file, or last / best (the newest under {root})"
+        )
     checkpoint = read_checkpoint(ckpt_path)
     if module is not None:
         check_fits(checkpoint, module, ckpt_path)
@@ -152,14 +157,20 @@ def check_fits(checkpoint: dict, module, path: str) -> None:
         return
     saved = _flat(checkpoint.get(KEY, {}).get("model_config") or {})
     current = _flat(getattr(getattr(module, "model", None), "config", None) or {})
-    differ = [f"{k} is {saved.get(k)!r} there, {current.get(k)!r} here" for k in sorted(set(saved) | set(current))
-              if saved.get(k) != current.get(k)]
+    differ = [
+        f"{k} is {saved.get(k)!r} there, {current.get(k)!r} here"
+        for k in sorted(set(saved) | set(current))
+        if saved.get(k) != current.get(k)
+    ]
     if differ:
         more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
         raise CheckpointError(f"{path}: its model differs from this config's: {differ[0]}{more}")
     first = wrong[0] if wrong else (missing or unexpected)[0]
-    detail = (f"{first} is {tuple(state[first].shape)} there, {tuple(own[first].shape)} here" if wrong
-              else f"{first} is {'missing there' if missing else 'not in this model'}")
+    detail = (
+        f"{first} is {tuple(state[first].shape)} there, {tuple(own[first].shape)} here"
+        if wrong
+        else f"{first} is {'missing there' if missing else 'not in this model'}"
+    )
     raise CheckpointError(f"{path}: its weights do not fit this config's model: {detail}")
 
 

@@ -98,7 +98,7 @@ class CiderD:
         self._references: dict[tuple, list] = {}
 
     def vector(self, words: Tokens) -> tuple[list[dict], list[float], int]:
-        vec, norm, length = [dict() for _ in range(self.n)], [0.0] * self.n, 0
+        vec, norm, length = [{} for _ in range(self.n)], [0.0] * self.n, 0
         for gram, tf in _ngrams(words, self.n).items():
             k = len(gram) - 1
             vec[k][gram] = tf * (self.log_documents - math.log(max(1.0, self.document_frequency[gram])))
@@ -130,7 +130,9 @@ class CiderD:
         return [self.score(h, refs) for h, refs in zip(hypotheses, references)]
 
 
-def cider_d(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0) -> float:
+def cider_d(
+    hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tokens]], n: int = 4, sigma: float = 6.0
+) -> float:
     """Corpus CIDEr-D (the mean of the per-image scores, document frequencies over the
     evaluated references)."""
     if not hypotheses:
@@ -157,7 +159,9 @@ def coco_metrics(hypotheses: Sequence[Tokens], references: Sequence[Sequence[Tok
     out["coco_rouge_l"], _ = Rouge().compute_score(gts, res)
     out["coco_cider_d"], _ = Cider().compute_score(gts, res)
     if shutil.which("java") is None:  # pycocoevalcap's METEOR 1.5 is a Java program
-        warnings.warn("METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "METEOR 1.5 needs Java, which was not found: coco_meteor was not computed", RuntimeWarning, stacklevel=2
+        )
         return {k: float(v) for k, v in out.items()}
     from pycocoevalcap.meteor.meteor import Meteor
 
@@ -201,7 +205,9 @@ def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:
         (T, 2) long, x and y.
     """
     height, width = image_size
-    up = F.interpolate(alphas.unsqueeze(1).float(), size=(height, width), mode="bilinear", align_corners=False)  # (T, 1, H, W)
+    up = F.interpolate(
+        alphas.unsqueeze(1).float(), size=(height, width), mode="bilinear", align_corners=False
+    )  # (T, 1, H, W)
     flat = up.flatten(1).argmax(1)  # (T,)
     return torch.stack([flat % width, flat // width], dim=1)
 
@@ -226,7 +232,7 @@ def localisation(
     owners = scene.ground(list(caption))
     if owners is None:  # a false caption names no object for sure: no word counts
         return 0, 0
-    objects = getattr(scene, "objects", None) or getattr(scene, "digits")
+    objects = getattr(scene, "objects", None) or scene.digits
     peaks = attention_peaks(alphas[: len(caption)], image_size)
     hits = total = 0
     for word, owner, (x, y) in zip(caption, owners, peaks.tolist()):

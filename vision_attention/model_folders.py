@@ -30,8 +30,14 @@ class FolderError(CheckpointError):
     """A model folder that is missing, damaged or not of the expected kind; names the file."""
 
 
-def write_folder(folder: str | Path, config: dict, state: dict[str, torch.Tensor], dtype: str = "float32",
-                 card: str | None = None, overwrite: bool = False) -> Path:
+def write_folder(
+    folder: str | Path,
+    config: dict,
+    state: dict[str, torch.Tensor],
+    dtype: str = "float32",
+    card: str | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write ``config`` (JSON-able; the weights entry is added here), the ``state`` tensors
     (floating ones stored as ``dtype``) and the model ``card``. An existing non-empty folder
     is refused unless ``overwrite``."""
@@ -44,12 +50,21 @@ def write_folder(folder: str | Path, config: dict, state: dict[str, torch.Tensor
         raise FileExistsError(f"{folder}: exists and is not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:
         raise FileExistsError(f"{folder}: the folder exists and is not empty (pass overwrite to replace it)")
-    stored = {name: (t.to(DTYPES[dtype]) if t.is_floating_point() else t).detach().cpu().contiguous().clone()
-              for name, t in state.items()}
+    stored = {
+        name: (t.to(DTYPES[dtype]) if t.is_floating_point() else t).detach().cpu().contiguous().clone()
+        for name, t in state.items()
+    }
     data = save(stored, metadata={"format": "pt"})
-    config = {"format": FORMAT, **config,
-              "weights": {**config.get("weights", {}), "file": WEIGHTS, "dtype": dtype,
-                          "sha256": hashlib.sha256(data).hexdigest()}}
+    config = {
+        "format": FORMAT,
+        **config,
+        "weights": {
+            **config.get("weights", {}),
+            "file": WEIGHTS,
+            "dtype": dtype,
+            "sha256": hashlib.sha256(data).hexdigest(),
+        },
+    }
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -120,7 +135,9 @@ def read_folder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     digest = hashlib.sha256(data).hexdigest()
     if digest != config["weights"].get("sha256"):
         recorded = str(config["weights"].get("sha256"))[:12]
-        raise FolderError(f"{path}: damaged or replaced (sha256 {digest[:12]}... is not the {recorded}... that {CONFIG} records)")
+        raise FolderError(
+            f"{path}: damaged or replaced (sha256 {digest[:12]}... is not the {recorded}... that {CONFIG} records)"
+        )
     try:
         state = load(data)
     except (SafetensorError, ValueError, RuntimeError) as err:

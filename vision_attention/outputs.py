@@ -23,7 +23,9 @@ def check_output(path: str | Path, what: str, inputs: Iterable[str | Path] = (),
     return path
 
 
-def check_outputs(paths: Iterable[str | Path], what: str, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> None:
+def check_outputs(
+    paths: Iterable[str | Path], what: str, inputs: Iterable[str | Path] = (), overwrite: bool = False
+) -> None:
     """:func:`check_output` for many files at once, before any is written: one line naming the
     first that may not be written and how many such there are."""
     inputs = list(inputs)

@@ -68,8 +68,10 @@ def weights_file(name: str) -> Path:
         raise FileNotFoundError(f"{name} weights: {path} is missing; reinstall `{spec.pip_name}`")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != spec.sha256:
-        raise ValueError(f"{path}: sha256 {digest[:16]}... is not the pinned {spec.sha256[:16]}...: "
-                         f"the file is damaged or not the released one; reinstall `{spec.pip_name}`")
+        raise ValueError(
+            f"{path}: sha256 {digest[:16]}... is not the pinned {spec.sha256[:16]}...: "
+            f"the file is damaged or not the released one; reinstall `{spec.pip_name}`"
+        )
     return path
 
 
@@ -81,7 +83,9 @@ def load_by_position(model: nn.Module, state: dict[str, torch.Tensor], source: s
     mapped = {}
     for (theirs, tensor), (ours, expected) in zip(state.items(), target.items()):
         if tensor.shape != expected.shape:
-            raise ValueError(f"{source}: tensor {theirs} {tuple(tensor.shape)} does not fit {ours} {tuple(expected.shape)}")
+            raise ValueError(
+                f"{source}: tensor {theirs} {tuple(tensor.shape)} does not fit {ours} {tuple(expected.shape)}"
+            )
         mapped[ours] = tensor
     model.load_state_dict(mapped)
 

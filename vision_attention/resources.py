@@ -47,5 +47,7 @@ def require_memory(per_unit: int, count: int, device: str | torch.device, what: 
     needed = per_unit * count
     if free is not None and needed > share * free:
         fits = int(share * free // max(per_unit, 1))
-        raise ValueError(f"{what} needs about {needed / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB "
-                         f"free on {torch.device(device).type} (at most {fits} would fit)")
+        raise ValueError(
+            f"{what} needs about {needed / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB "
+            f"free on {torch.device(device).type} (at most {fits} would fit)"
+        )

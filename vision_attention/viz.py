@@ -162,8 +162,15 @@ def drawing_frames(drawing, columns: int | None = None, scale: int = 3) -> list[
     return frames
 
 
-def drawing_gif(drawing, path: str | Path, duration_ms: int = 80, loop: int = 0, columns: int | None = None,
-                scale: int = 3, hold_last_ms: int = 1500) -> Path:
+def drawing_gif(
+    drawing,
+    path: str | Path,
+    duration_ms: int = 80,
+    loop: int = 0,
+    columns: int | None = None,
+    scale: int = 3,
+    hold_last_ms: int = 1500,
+) -> Path:
     """An animated GIF of a drawing: a frame per step (plus the first), windows in red.
 
     Args:
@@ -177,12 +184,17 @@ def drawing_gif(drawing, path: str | Path, duration_ms: int = 80, loop: int = 0,
     """
     frames = drawing_frames(drawing, columns, scale)
     durations = [duration_ms] * (len(frames) - 1) + [hold_last_ms]
-    return write_atomically(path, lambda tmp: frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                                                          duration=durations, loop=loop, disposal=1))
+    return write_atomically(
+        path,
+        lambda tmp: frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=loop, disposal=1
+        ),
+    )
 
 
-def drawing_strip(drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3,
-                  originals: torch.Tensor | None = None) -> Path:
+def drawing_strip(
+    drawing, path: str | Path, steps: Sequence[int] | None = None, scale: int = 3, originals: torch.Tensor | None = None
+) -> Path:
     """A PNG row per image of selected steps (default: 8 evenly spaced, the last included),
     each with the window of that step in red; ``originals`` (n, C, H, W), the images a
     reconstruction redraws, come first in each row."""
@@ -209,8 +221,11 @@ def token_weights_html(tokens: Sequence[str], weights: Sequence[float], title: s
     import html
 
     top = max(max(weights, default=0.0), 1e-12)
-    spans = [f'<span title="{w:.3f}" style="background: rgba(255, 140, 0, {w / top:.3f}); padding: 1px 2px">'
-             f"{html.escape(token)}</span>" for token, w in zip(tokens, weights)]
+    spans = [
+        f'<span title="{w:.3f}" style="background: rgba(255, 140, 0, {w / top:.3f}); padding: 1px 2px">'
+        f"{html.escape(token)}</span>"
+        for token, w in zip(tokens, weights)
+    ]
     heading = f"<div><b>{html.escape(title)}</b></div>" if title else ""
     return f'<div style="font-family: sans-serif; line-height: 1.8">{heading}{" ".join(spans)}</div>'
 
@@ -253,8 +268,9 @@ def _data_uri(image: Image.Image, quality: int = 85) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def caption_section(name: str, image: Image.Image, words: Sequence[str], alphas: torch.Tensor,
-                    photo_side: int = 360, panel: int = 140) -> str:
+def caption_section(
+    name: str, image: Image.Image, words: Sequence[str], alphas: torch.Tensor, photo_side: int = 360, panel: int = 140
+) -> str:
     """One photo's part of :func:`caption_page`: the photo, its caption, and one panel per
     word (and ``<end>`` when ``alphas`` has that step) with that word's attention overlaid."""
     import html
@@ -267,12 +283,16 @@ def caption_section(name: str, image: Image.Image, words: Sequence[str], alphas:
     # shown at its own aspect.
     height = max(1, round(panel * image.height / image.width))
     base = rgb.resize((panel, height), Image.BILINEAR)
-    panels = "".join(f"<figure><img src='{_data_uri(overlay(base, alphas[t]))}' width={panel} height={height} "
-                     f"alt='attention for {html.escape(word)}'><figcaption>{html.escape(word)}</figcaption></figure>"
-                     for t, word in enumerate(words))
+    panels = "".join(
+        f"<figure><img src='{_data_uri(overlay(base, alphas[t]))}' width={panel} height={height} "
+        f"alt='attention for {html.escape(word)}'><figcaption>{html.escape(word)}</figcaption></figure>"
+        for t, word in enumerate(words)
+    )
     caption = " ".join(w for w in words if w != "<end>")
-    return (f"<section><h2>{html.escape(name)}</h2><img class=photo src='{_data_uri(photo)}' alt='{html.escape(name)}'>"
-            f"<p class=caption>{html.escape(caption)}</p><div class=panels>{panels}</div></section>")
+    return (
+        f"<section><h2>{html.escape(name)}</h2><img class=photo src='{_data_uri(photo)}' alt='{html.escape(name)}'>"
+        f"<p class=caption>{html.escape(caption)}</p><div class=panels>{panels}</div></section>"
+    )
 
 
 def caption_page(sections: Sequence[str], title: str = "Captions and attention") -> str:
@@ -280,9 +300,13 @@ def caption_page(sections: Sequence[str], title: str = "Captions and attention")
     so it opens from disk, by mail or on a machine without the package."""
     import html
 
-    style = ("body{font-family:sans-serif;margin:2em;color:#222}section{margin-bottom:2.5em}"
-             ".photo{max-width:100%;display:block}.caption{font-size:1.3em;margin:.5em 0}"
-             ".panels{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center}"
-             "figcaption{font-size:.9em}")
-    return (f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{style}</style><body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;margin:2em;color:#222}section{margin-bottom:2.5em}"
+        ".photo{max-width:100%;display:block}.caption{font-size:1.3em;margin:.5em 0}"
+        ".panels{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center}"
+        "figcaption{font-size:.9em}"
+    )
+    return (
+        f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{style}</style><body><h1>{html.escape(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n"
+    )

@@ -45,7 +45,7 @@ class Vocabulary:
     pad_id, start_id, end_id, unk_id = PAD_ID, START_ID, END_ID, UNK_ID
 
     @classmethod
-    def build(cls, token_lists: Iterable[Sequence[str]], min_count: int = 1) -> "Vocabulary":
+    def build(cls, token_lists: Iterable[Sequence[str]], min_count: int = 1) -> Vocabulary:
         """Words seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
         counts = Counter(token for tokens in token_lists for token in tokens)
         words = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
@@ -80,7 +80,7 @@ class Vocabulary:
         return {"itos": self.itos}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Vocabulary":
+    def from_dict(cls, data: dict) -> Vocabulary:
         itos = data["itos"]
         if tuple(itos[: len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"Vocabulary: the first tokens must be {SPECIALS}, got {itos[:4]}")
@@ -90,7 +90,7 @@ class Vocabulary:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocabulary":
+    def load(cls, path: str | Path) -> Vocabulary:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (KeyError, json.JSONDecodeError) as err:

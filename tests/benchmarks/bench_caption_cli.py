@@ -48,8 +48,23 @@ def photos(folder: Path, count: int) -> list[Path]:
 
 def cli_seconds(paths: list[Path], out: Path) -> float:
     start = time.perf_counter()
-    assert main(["caption", "--beam-size", "3", "--batch-size", "32", "--jsonl", "--output", str(out), "--overwrite",
-                 *map(str, paths)]) == 0
+    assert (
+        main(
+            [
+                "caption",
+                "--beam-size",
+                "3",
+                "--batch-size",
+                "32",
+                "--jsonl",
+                "--output",
+                str(out),
+                "--overwrite",
+                *map(str, paths),
+            ]
+        )
+        == 0
+    )
     return time.perf_counter() - start
 
 
@@ -74,10 +89,18 @@ def main_bench() -> None:
         small, large = cli_seconds(paths[:N], folder / "a.jsonl"), cli_seconds(paths, folder / "b.jsonl")
         cli_rate = 2 * N / (large - small)
         cnn_rate = len(paths) / min(cnn_seconds(captioner, paths) for _ in range(2))
-    print_table(f"caption CLI, shipped sat-soft-flickr8k, beam 3, batches of 32, {torch.get_num_threads()} threads",
-                ["what", "photos/s", "ratio to CNN alone"],
-                [["Lite0 forward alone", f"{cnn_rate:.1f}", "1.00"],
-                 ["vision-attention caption (read, Lite0, beam search, write)", f"{cli_rate:.1f}", f"{cli_rate / cnn_rate:.2f}"]])
+    print_table(
+        f"caption CLI, shipped sat-soft-flickr8k, beam 3, batches of 32, {torch.get_num_threads()} threads",
+        ["what", "photos/s", "ratio to CNN alone"],
+        [
+            ["Lite0 forward alone", f"{cnn_rate:.1f}", "1.00"],
+            [
+                "vision-attention caption (read, Lite0, beam search, write)",
+                f"{cli_rate:.1f}",
+                f"{cli_rate / cnn_rate:.2f}",
+            ],
+        ],
+    )
     print(f"loading the shipped model: {load:.2f} s once per command (not in the rates)")
 
 

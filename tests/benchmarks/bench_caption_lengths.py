@@ -8,7 +8,8 @@ step. "varying": each batch padded to its longest caption, lengths drawn as Flic
 distribution); "fixed": one of those batches (of median padded length) every time, so
 both do the same work per step on average. The package keeps freed memory in the process
 (``vision_attention.allocator``, set here as the CLI and the DataModules set it); the last
-row runs the varying loop in a child process with that switched off, to show what it buys. The goal is a ratio varying / fixed <= 1.2.
+row runs the varying loop in a child process with that switched off, to show what it buys.
+The goal is a ratio varying / fixed <= 1.2.
 
 Run: `make bench` (or `.venv/bin/python tests/benchmarks/bench_caption_lengths.py`).
 """
@@ -81,14 +82,18 @@ def main() -> None:
     fixed_ms, varying_ms = run(fixed), run(varying)
     fixed_ms, varying_ms = min(fixed_ms, run(fixed)), min(varying_ms, run(varying))  # alternate: a slow spell hits both
     env = {**os.environ, "VISION_ATTENTION_MALLOPT": "0"}
-    child = subprocess.run([sys.executable, __file__, "--varying-only"], env=env, capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, __file__, "--varying-only"], env=env, capture_output=True, text=True, check=True
+    )
     unkept_ms = float(child.stdout.strip().splitlines()[-1])
     print_table(
         f"SAT training step on Flickr8k caption lengths (B {B}, L {L}, D {D}, V {V}; fixed T = {fixed_length})",
         ["loop", "ms / step", "ratio to fixed"],
-        [["fixed shape", f"{fixed_ms:.0f}", "1.00"],
-         ["varying lengths", f"{varying_ms:.0f}", f"{varying_ms / fixed_ms:.2f}  (goal <= 1.2)"],
-         ["varying, freed memory returned to the kernel", f"{unkept_ms:.0f}", f"{unkept_ms / fixed_ms:.2f}"]],
+        [
+            ["fixed shape", f"{fixed_ms:.0f}", "1.00"],
+            ["varying lengths", f"{varying_ms:.0f}", f"{varying_ms / fixed_ms:.2f}  (goal <= 1.2)"],
+            ["varying, freed memory returned to the kernel", f"{unkept_ms:.0f}", f"{unkept_ms / fixed_ms:.2f}"],
+        ],
     )
 
 

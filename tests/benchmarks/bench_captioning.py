@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 
 import torch
-from torch import nn
 from timing import compare_ms, median_ms, print_table
+from torch import nn
 
 from vision_attention.models import ShowAttendTell, caption_loss
 from vision_attention.models.decoding import beam_search
@@ -89,8 +89,10 @@ def training_step_benchmark() -> list[list[object]]:
 
     t_ours, t_ref = compare_ms(step_ours, step_reference, rounds=2, repeat=3)
     gflops = our_step_flops() / t_ours / 1e6
-    return [["training step, ours", f"{t_ours:.0f}", f"{gflops:.1f}", f"{t_ours / t_ref:.3f}"],
-            ["training step, reference (recomputes keys)", f"{t_ref:.0f}", "-", "1.000"]]
+    return [
+        ["training step, ours", f"{t_ours:.0f}", f"{gflops:.1f}", f"{t_ours / t_ref:.3f}"],
+        ["training step, reference (recomputes keys)", f"{t_ref:.0f}", "-", "1.000"],
+    ]
 
 
 def beam_benchmark(model: ShowAttendTell, features: torch.Tensor, label: str, max_len: int) -> list[list[object]]:
@@ -103,8 +105,20 @@ def beam_benchmark(model: ShowAttendTell, features: torch.Tensor, label: str, ma
     t_single = time.perf_counter() - start
     same = all(torch.equal(batched.tokens[i, : s.tokens.shape[1]], s.tokens[0]) for i, s in enumerate(singles))
     n = len(features)
-    return [[f"beam 5, {n} images, batched ({label})", f"{t_batched * 1e3:.0f}", f"{n / t_batched:.1f} captions/s", f"{t_single / t_batched:.1f}x"],
-            [f"beam 5, {n} images, one at a time ({label})", f"{t_single * 1e3:.0f}", f"{n / t_single:.1f} captions/s", f"same captions: {same}"]]
+    return [
+        [
+            f"beam 5, {n} images, batched ({label})",
+            f"{t_batched * 1e3:.0f}",
+            f"{n / t_batched:.1f} captions/s",
+            f"{t_single / t_batched:.1f}x",
+        ],
+        [
+            f"beam 5, {n} images, one at a time ({label})",
+            f"{t_single * 1e3:.0f}",
+            f"{n / t_single:.1f} captions/s",
+            f"same captions: {same}",
+        ],
+    ]
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from timing import compare_ms, median_ms, print_table
+from torch import nn
 
 from vision_attention.models.draw import DRAW, draw_loss
 
@@ -80,8 +80,12 @@ def matmul_shapes(model: DRAW, batch: int) -> list[tuple[int, int, int]]:
     input and of its weight. The reference's LSTMCells and Linears do the same FLOPs."""
     read_size = model.encoder.weight_ih.shape[1] - model.decoder.hidden_size
     _, _, dec_sizes, enc_w, _ = model._fused_weights()
-    forward = [(batch, read_size, 4 * model.encoder.hidden_size), (batch, model.encoder.hidden_size, enc_w.shape[0]),
-               (batch, model.z_dim, 4 * model.decoder.hidden_size), (batch, model.decoder.hidden_size, sum(dec_sizes))]
+    forward = [
+        (batch, read_size, 4 * model.encoder.hidden_size),
+        (batch, model.encoder.hidden_size, enc_w.shape[0]),
+        (batch, model.z_dim, 4 * model.decoder.hidden_size),
+        (batch, model.decoder.hidden_size, sum(dec_sizes)),
+    ]
     return forward + [(m, n, k) for m, k, n in forward] + [(k, m, n) for m, k, n in forward]
 
 
@@ -120,14 +124,26 @@ def main() -> None:
     t_floor = matmul_floor_ms(shapes, T)
     gflop = 2 * sum(m * k * n for m, k, n in shapes) * T / 1e9
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print_table("DRAW training step (B 64, T 64, read 2, write 5, LSTM 256, z 100, 28 x 28)",
-                ["implementation", "ms/step", "images/s", "ratio"],
-                [["ours", f"{t_ours:.0f}", f"{B / t_ours * 1e3:.0f}", f"{t_ours / t_ref:.2f}"],
-                 [f"ours, compile_steps() (compiled in {compile_s:.0f} s)", f"{t_compiled:.0f}",
-                  f"{B / t_compiled * 1e3:.0f}", f"{t_compiled / t_ref:.2f}"],
-                 ["per-op reference", f"{t_ref:.0f}", f"{B / t_ref * 1e3:.0f}", "1.00"],
-                 [f"floor: the {gflop:.1f} GFLOP of matrix products alone", f"{t_floor:.0f}",
-                  f"{B / t_floor * 1e3:.0f}", f"{t_floor / t_ref:.2f}"]])
+    print_table(
+        "DRAW training step (B 64, T 64, read 2, write 5, LSTM 256, z 100, 28 x 28)",
+        ["implementation", "ms/step", "images/s", "ratio"],
+        [
+            ["ours", f"{t_ours:.0f}", f"{B / t_ours * 1e3:.0f}", f"{t_ours / t_ref:.2f}"],
+            [
+                f"ours, compile_steps() (compiled in {compile_s:.0f} s)",
+                f"{t_compiled:.0f}",
+                f"{B / t_compiled * 1e3:.0f}",
+                f"{t_compiled / t_ref:.2f}",
+            ],
+            ["per-op reference", f"{t_ref:.0f}", f"{B / t_ref * 1e3:.0f}", "1.00"],
+            [
+                f"floor: the {gflop:.1f} GFLOP of matrix products alone",
+                f"{t_floor:.0f}",
+                f"{B / t_floor * 1e3:.0f}",
+                f"{t_floor / t_ref:.2f}",
+            ],
+        ],
+    )
     from torch.profiler import ProfilerActivity, profile
 
     for name, model in (("our step", ours), ("our compiled step", compiled)):

@@ -47,7 +47,7 @@ def forward_backward(module: torch.nn.Module, *inputs, **kwargs) -> Callable[[],
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(f"\n{title}\n" + line.format(*header) + "\n" + line.format(*("-" * w for w in widths)))
     for row in rows:
         print(line.format(*row))

@@ -6,10 +6,17 @@ from vision_attention.data import check_images, read_captions_txt, read_karpathy
 
 
 def test_karpathy_json(tmp_path):
-    data = {"images": [
-        {"filename": "a.jpg", "filepath": "train2014", "split": "restval", "sentences": [{"tokens": ["a", "dog"], "raw": "A dog."}]},
-        {"filename": "b.jpg", "split": "test", "sentences": [{"raw": "Two cats, sleeping."}]},
-    ]}
+    data = {
+        "images": [
+            {
+                "filename": "a.jpg",
+                "filepath": "train2014",
+                "split": "restval",
+                "sentences": [{"tokens": ["a", "dog"], "raw": "A dog."}],
+            },
+            {"filename": "b.jpg", "split": "test", "sentences": [{"raw": "Two cats, sleeping."}]},
+        ]
+    }
     (tmp_path / "dataset_coco.json").write_text(json.dumps(data))
     records = read_karpathy_json(tmp_path / "dataset_coco.json", tmp_path)
     assert [r.split for r in records] == ["train", "test"]

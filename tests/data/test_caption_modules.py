@@ -24,14 +24,16 @@ def test_shapes_module_batches_padded_captions_and_keeps_vocab_in_state():
 def test_shapes_module_can_evaluate_on_fewer_objects_than_it_trains_on():
     dm = ShapesCaptionsDataModule(train_size=200, val_size=50, test_size=50, max_objects=3, eval_max_objects=1)
     dm.setup()
-    counts = lambda split: {len(dm.splits[split].scene(i).objects) for i in range(len(dm.splits[split]))}  # noqa: E731
+    counts = lambda split: {len(dm.splits[split].scene(i).objects) for i in range(len(dm.splits[split]))}
     assert counts("train") == {1, 2, 3}
     assert counts("val") == counts("test") == {1}
 
 
 def test_flickr8k_subset(data_dir):
     root = data_dir / "flickr8k_subset"
-    dm = CaptionFilesDataModule(str(root / "captions.txt"), image_size=32, val_share=0.1, test_share=0.0, min_count=1, batch_size=8)
+    dm = CaptionFilesDataModule(
+        str(root / "captions.txt"), image_size=32, val_share=0.1, test_share=0.0, min_count=1, batch_size=8
+    )
     dm.setup()
     records = dm._records
     assert len(records) == 796 and sum(len(r.captions) for r in records) == 3980

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from vision_attention.data import DynamicBinarized, ImageArray, ImagesDataModule, load_binarized_mnist, load_mnist, read_idx
+from vision_attention.data import (
+    DynamicBinarized,
+    ImageArray,
+    ImagesDataModule,
+    load_binarized_mnist,
+    load_mnist,
+    read_idx,
+)
 
 
 def write_idx(path, array, compress):
@@ -64,9 +71,12 @@ def test_real_binarized_mnist_and_mnist_counts(data_dir):
     assert dm.image_shape == (1, 28, 28)
     train = load_binarized_mnist(data_dir / "binarized_mnist", "train")
     assert abs(train.mean() - 0.1306) < 1e-3
-    x, y = load_mnist(data_dir / "mnist", train=False)
+    x, _y = load_mnist(data_dir / "mnist", train=False)
     assert x.shape == (10000, 28, 28)
-    assert hashlib.md5(gzip.open(data_dir / "mnist" / "t10k-images-idx3-ubyte.gz").read()).hexdigest() == "2646ac647ad5339dbf082846283269ea"
+    assert (
+        hashlib.md5(gzip.decompress((data_dir / "mnist" / "t10k-images-idx3-ubyte.gz").read_bytes())).hexdigest()
+        == "2646ac647ad5339dbf082846283269ea"
+    )
     _, train_labels = load_mnist(data_dir / "mnist", train=True)
     assert np.bincount(train_labels).tolist() == [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]
 
@@ -92,7 +102,12 @@ def test_a_missing_data_folder_says_which_recipe_writes_it(tmp_path, monkeypatch
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError) as err:
         ImagesDataModule(source="fashion_mnist", root=str(missing)).setup("fit")
-    assert str(err.value) == f"fashion_mnist: {missing} does not exist; `python datasets/mnist.py --fashion --out {missing}` writes it"
+    assert (
+        str(err.value)
+        == f"fashion_mnist: {missing} does not exist; `python datasets/mnist.py --fashion --out {missing}` writes it"
+    )
     monkeypatch.delenv("VISION_ATTENTION_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match=r"looked for binarized_mnist/ in it\); `python datasets/binarized_mnist.py --out DIR`"):
+    with pytest.raises(
+        FileNotFoundError, match=r"looked for binarized_mnist/ in it\); `python datasets/binarized_mnist.py --out DIR`"
+    ):
         ImagesDataModule(source="binarized_mnist").setup("fit")

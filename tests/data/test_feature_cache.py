@@ -103,7 +103,9 @@ def photo_files(folder, count=6, seed=0):
 def items_of(paths):
     from PIL import Image
 
-    return [{"image": torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32) / 255).permute(2, 0, 1)} for p in paths]
+    return [
+        {"image": torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32) / 255).permute(2, 0, 1)} for p in paths
+    ]
 
 
 def cache_of(root, paths):
@@ -114,7 +116,9 @@ def cache_of(root, paths):
 
 def test_a_photo_replaced_under_its_name_is_noticed_and_the_cache_rebuilt(tmp_path, capsys):
     paths = photo_files(tmp_path / "photos")
-    first = np.array(cache_of(tmp_path / "cache", paths).get_or_build(items_of(paths), CountingEncoder(), progress=False))
+    first = np.array(
+        cache_of(tmp_path / "cache", paths).get_or_build(items_of(paths), CountingEncoder(), progress=False)
+    )
     photo_files(tmp_path / "new", 6, seed=1)[2].replace(paths[2])  # p2.png now holds another photo
     cache = cache_of(tmp_path / "cache", paths)
     assert cache.stale() == f"1 of 6 images changed since it was built (e.g. {paths[2]})"
@@ -169,7 +173,8 @@ class Slow(CountingEncoder):
         return super().forward(images)
 
 paths = sorted(Path(sys.argv[1], "photos").glob("*.png"))
-features = cache_of(Path(sys.argv[1], "cache"), paths).get_or_build(items_of(paths), Slow(), batch_size=2, progress=False)
+cache = cache_of(Path(sys.argv[1], "cache"), paths)
+features = cache.get_or_build(items_of(paths), Slow(), batch_size=2, progress=False)
 print(float(features.astype("float32").sum()))
 """
 
@@ -180,9 +185,20 @@ def test_two_processes_building_one_cache_build_it_once(tmp_path):
 
     photo_files(tmp_path / "photos")
     (tmp_path / "calls").mkdir()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
-    runs = [subprocess.Popen([sys.executable, "-c", BUILD_IN_A_PROCESS, str(tmp_path), str(tmp_path / "calls")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
+    }
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", BUILD_IN_A_PROCESS, str(tmp_path), str(tmp_path / "calls")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     outputs = [r.communicate(timeout=120) for r in runs]
     assert all(r.returncode == 0 for r in runs), [o[1][-1500:] for o in outputs]
     assert len(list((tmp_path / "calls").iterdir())) == 3  # 6 photos in batches of 2, once

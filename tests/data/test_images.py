@@ -103,7 +103,7 @@ def test_skip_bad_images_warns_once_per_file_counts_and_drops_from_batch(tmp_pat
     photo.save(tmp_path / "good.jpg")
     (tmp_path / "bad.jpg").write_bytes(b"")
     records = [CaptionedImage(tmp_path / n, [["a", "photo"]], "train") for n in ("good.jpg", "bad.jpg", "bad.jpg")]
-    to_tensor = lambda im: torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 255  # noqa: E731
+    to_tensor = lambda im: torch.from_numpy(np.array(im)).permute(2, 0, 1).float() / 255
     strict = CaptionedImages(records, to_tensor)
     with pytest.raises(BadImageError, match="bad.jpg"):
         strict[1]

@@ -27,8 +27,10 @@ def photos(tmp_path):
     (tmp_path / "images").mkdir()
     for i in range(5):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "images" / f"{i}.png")
-    (tmp_path / "captions.txt").write_text("image,caption\n" + "".join(
-        f"{i}.png,a dog on the left of a cat number {i}\n{i}.png,the right paw is up\n" for i in range(5)))
+    (tmp_path / "captions.txt").write_text(
+        "image,caption\n"
+        + "".join(f"{i}.png,a dog on the left of a cat number {i}\n{i}.png,the right paw is up\n" for i in range(5))
+    )
     (tmp_path / "Flickr_8k.trainImages.txt").write_text("0.png\n1.png\n2.png\n")
     (tmp_path / "Flickr_8k.devImages.txt").write_text("3.png\n4.png\n")
     return tmp_path / "captions.txt"
@@ -36,7 +38,9 @@ def photos(tmp_path):
 
 def test_mirror_captions_swap_left_and_right_and_keep_the_rest():
     assert mirror_captions([["the", "left", "hand"], ["right", "left", "leftover"]]) == [
-        ["the", "right", "hand"], ["left", "right", "leftover"]]
+        ["the", "right", "hand"],
+        ["left", "right", "leftover"],
+    ]
 
 
 def test_training_visits_give_the_photo_or_its_flip_with_mirrored_captions(tmp_path):
@@ -64,8 +68,9 @@ def test_training_visits_give_the_photo_or_its_flip_with_mirrored_captions(tmp_p
 
 def test_a_feature_cache_holds_the_mirror_images_features_too(tmp_path):
     encoder = GridEncoder()
-    data = CaptionFilesDataModule(str(photos(tmp_path)), image_size=8, min_count=1, mirror=True,
-                                  feature_cache=str(tmp_path / "cache"))
+    data = CaptionFilesDataModule(
+        str(photos(tmp_path)), image_size=8, min_count=1, mirror=True, feature_cache=str(tmp_path / "cache")
+    )
     data.use_encoder(encoder)
     data.use_encoder(encoder)  # again, as a test after a fit does: the cached splits stay
     train = data.splits["train"]
@@ -74,13 +79,20 @@ def test_a_feature_cache_holds_the_mirror_images_features_too(tmp_path):
     source = CaptionFilesDataModule(str(tmp_path / "captions.txt"), image_size=8, min_count=1)
     source.setup()
     pictures = torch.stack([source.splits["train"][i]["image"] for i in range(3)])  # (3, 3, 8, 8)
-    torch.testing.assert_close(torch.from_numpy(np.array(train.plain.features, dtype=np.float32)), encoder(pictures), atol=2e-3, rtol=0)
-    torch.testing.assert_close(torch.from_numpy(np.array(train.mirrored.features, dtype=np.float32)),
-                               encoder(pictures.flip(-1)), atol=2e-3, rtol=0)
+    torch.testing.assert_close(
+        torch.from_numpy(np.array(train.plain.features, dtype=np.float32)), encoder(pictures), atol=2e-3, rtol=0
+    )
+    torch.testing.assert_close(
+        torch.from_numpy(np.array(train.mirrored.features, dtype=np.float32)),
+        encoder(pictures.flip(-1)),
+        atol=2e-3,
+        rtol=0,
+    )
     assert not np.allclose(train.plain.features, train.mirrored.features)
     assert len(list((tmp_path / "cache").glob("*.f16"))) == 3  # train, its mirror, dev
-    again = CaptionFilesDataModule(str(tmp_path / "captions.txt"), image_size=8, min_count=1, mirror=True,
-                                   feature_cache=str(tmp_path / "cache"))
+    again = CaptionFilesDataModule(
+        str(tmp_path / "captions.txt"), image_size=8, min_count=1, mirror=True, feature_cache=str(tmp_path / "cache")
+    )
     reader = GridEncoder()
     again.use_encoder(reader)
     assert reader.calls == 0  # both caches were found, nothing recomputed

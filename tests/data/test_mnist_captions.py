@@ -47,8 +47,17 @@ def test_scenes_captions_boxes_and_correctness(pool):
         label_at = wrong.index(str(scene.digits[0].label))
         wrong[label_at] = str((scene.digits[0].label + 1) % 10)
         assert not data.is_correct(wrong, scene)
-        swapped = [{"left": "right", "right": "left", "top": "bottom", "bottom": "top", "above": "below", "below": "above"}.get(w, w)
-                   for w in item["captions"][0]]
+        swapped = [
+            {
+                "left": "right",
+                "right": "left",
+                "top": "bottom",
+                "bottom": "top",
+                "above": "below",
+                "below": "above",
+            }.get(w, w)
+            for w in item["captions"][0]
+        ]
         if len(scene.digits) == 1 or scene.digits[0].label != scene.digits[1].label:
             assert not data.is_correct(swapped, scene), swapped
     assert corners > 100 and relations > 100

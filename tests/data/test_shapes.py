@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 import torch
-
-from vision_attention.data import ShapesCaptions
 from PIL import Image, ImageDraw
 
+from vision_attention.data import ShapesCaptions
 from vision_attention.data.shapes import COLOURS, HOLDOUT, SIZES, ShapeObject, draw_object
 
 
@@ -23,7 +22,9 @@ def test_same_seed_same_bytes_other_seed_other_scenes():
 
 
 def test_splits_are_disjoint_and_compositional_pairs_are_held_out():
-    scenes = {s: [ShapesCaptions(s, 300).scene(i) for i in range(300)] for s in ("train", "val", "test", "compositional")}
+    scenes = {
+        s: [ShapesCaptions(s, 300).scene(i) for i in range(300)] for s in ("train", "val", "test", "compositional")
+    }
     keys = {s: {tuple(o for o in sc.objects) for sc in v} for s, v in scenes.items()}
     assert not keys["train"] & keys["val"] and not keys["train"] & keys["test"] and not keys["val"] & keys["test"]
     for split in ("train", "val", "test"):
@@ -75,9 +76,22 @@ def changed(caption, i, replacement):
 
 def test_is_correct_rejects_one_changed_attribute_relation_or_missing_object():
     data = ShapesCaptions("train", 300)
-    swaps = {"small": "large", "large": "small", "circle": "square", "square": "triangle", "triangle": "circle",
-             "red": "blue", "blue": "green", "green": "yellow", "yellow": "purple", "purple": "red",
-             "left": "right", "right": "left", "above": "below", "below": "above"}
+    swaps = {
+        "small": "large",
+        "large": "small",
+        "circle": "square",
+        "square": "triangle",
+        "triangle": "circle",
+        "red": "blue",
+        "blue": "green",
+        "green": "yellow",
+        "yellow": "purple",
+        "purple": "red",
+        "left": "right",
+        "right": "left",
+        "above": "below",
+        "below": "above",
+    }
     relation_words = {"left", "right", "above", "below"}
     checked = 0
     for i in range(300):

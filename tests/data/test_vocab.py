@@ -6,7 +6,18 @@ from vision_attention.data import Vocabulary, tokenize
 
 def test_tokenize_needs_no_nltk_data(monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [])
-    assert tokenize("A dog, running; isn't it? The man's hat.") == ["a", "dog", "running", "is", "n't", "it", "the", "man", "'s", "hat"]
+    assert tokenize("A dog, running; isn't it? The man's hat.") == [
+        "a",
+        "dog",
+        "running",
+        "is",
+        "n't",
+        "it",
+        "the",
+        "man",
+        "'s",
+        "hat",
+    ]
 
 
 def test_vocabulary_specials_encode_decode_and_json(tmp_path):

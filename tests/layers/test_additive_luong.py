@@ -120,13 +120,19 @@ def test_additive_scores_in_cpu_blocks_equal_the_whole_batch_with_gradients(monk
 
     def scores_and_grads():
         scores = additive.additive_scores(query, keys, v)
-        grads = torch.autograd.grad((scores * torch.arange(scores.numel()).view_as(scores)).sum(), (query, keys, v.weight))
+        grads = torch.autograd.grad(
+            (scores * torch.arange(scores.numel()).view_as(scores)).sum(), (query, keys, v.weight)
+        )
         return scores, grads
 
     whole, whole_grads = scores_and_grads()
-    expected = v(torch.tanh(keys.unsqueeze(1) + query.unsqueeze(-2)) if query_steps else torch.tanh(keys + query.unsqueeze(1)))
+    expected = v(
+        torch.tanh(keys.unsqueeze(1) + query.unsqueeze(-2)) if query_steps else torch.tanh(keys + query.unsqueeze(1))
+    )
     torch.testing.assert_close(whole, expected.squeeze(-1))
-    monkeypatch.setattr(additive, "CPU_BLOCK_ELEMENTS", 2 * 5 * 8 * (query_steps or 1))  # blocks of 2 sequences: 4 blocks
+    monkeypatch.setattr(
+        additive, "CPU_BLOCK_ELEMENTS", 2 * 5 * 8 * (query_steps or 1)
+    )  # blocks of 2 sequences: 4 blocks
     blocked, blocked_grads = scores_and_grads()
     torch.testing.assert_close(blocked, whole)
     for a, b in zip(blocked_grads, whole_grads):

@@ -59,7 +59,7 @@ def test_stepwise_attention_trains_under_mixed_precision():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         keys = key_proj(features)  # bfloat16 under autocast; the features stay float32
         attention = StepwiseAdditiveAttention(keys, features, v.weight[0])
-        context, weights = attention(query)
+        context, _weights = attention(query)
         loss = context.float().sum() + attention(query[:2])[1].float().square().sum()
     loss.backward()
     for grad in (features.grad, query.grad, key_proj.weight.grad, v.weight.grad):

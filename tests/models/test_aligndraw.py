@@ -13,8 +13,19 @@ START, END, COLOURS, SIDES = 1, 2, (4, 5, 6), (7, 8)
 
 
 def small_model(**overrides):
-    options = dict(vocab_size=10, image_shape=(3, 12, 12), steps=6, read_n=3, write_n=4, enc_dim=48,
-                   dec_dim=48, z_dim=6, embed_dim=12, lang_dim=12, align_dim=12)
+    options = {
+        "vocab_size": 10,
+        "image_shape": (3, 12, 12),
+        "steps": 6,
+        "read_n": 3,
+        "write_n": 4,
+        "enc_dim": 48,
+        "dec_dim": 48,
+        "z_dim": 6,
+        "embed_dim": 12,
+        "lang_dim": 12,
+        "align_dim": 12,
+    }
     return AlignDRAW(**{**options, **overrides})
 
 
@@ -106,7 +117,9 @@ def test_a_tiny_model_learns_to_draw_the_captioned_colour_and_side():
     for colour in range(3):
         for side in range(2):
             captions = torch.tensor([[START, COLOURS[colour], SIDES[side], END]] * 8)
-            drawn = torch.sigmoid(model.generate(captions, torch.full((8,), 4), generator=torch.Generator().manual_seed(3)).canvases[-1])
+            drawn = torch.sigmoid(
+                model.generate(captions, torch.full((8,), 4), generator=torch.Generator().manual_seed(3)).canvases[-1]
+            )
             halves = drawn[:, :, 3:9].unflatten(3, (2, 6)).mean(dim=(2, 4))  # (8, C, side)
             mass = halves[:, colour]  # (8, 2) the captioned colour in each half
             others = halves.sum(1) - mass  # (8, 2) the other colours

@@ -19,10 +19,17 @@ def trained():
     L.seed_everything(0)
     data = ShapesCaptionsDataModule(train_size=4000, val_size=16, test_size=24, batch_size=32, image_size=64)
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=16), embed_dim=16, hidden_dim=48,
-                           attn_dim=16, dropout=0.0)
-    trainer = L.Trainer(max_steps=250, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
+    model = ShowAttendTell(
+        len(data.vocab), Backbone("tiny", grid=None, width=16), embed_dim=16, hidden_dim=48, attn_dim=16, dropout=0.0
+    )
+    trainer = L.Trainer(
+        max_steps=250,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(CaptioningModule(model, lr=3e-3, doubly_stochastic=0.0), datamodule=data)
     model.eval()
     images = torch.stack([data.splits["test"][i]["image"] for i in range(24)])
@@ -46,15 +53,18 @@ def reference_beam_search(model, features, beam_size, max_len, length_penalty=0.
             for word in range(len(log_probs)):
                 if word in SUPPRESSED:
                     continue
-                candidates.append((score + log_probs[word].item(), words + [word], out.state, word == end,
-                                   alphas + [out.alpha[0]]))
+                candidates.append(
+                    (score + log_probs[word].item(), words + [word], out.state, word == end, alphas + [out.alpha[0]])
+                )
         candidates.sort(key=lambda c: -c[0])
         beams = candidates[:beam_size]
         if all(b[3] for b in beams):
             break
+
     def rank(b):
         length = sum(w != pad for w in b[1])
         return b[0] / length**length_penalty if length_penalty else b[0]
+
     best = max(beams, key=rank)
     return best[1], best[0], torch.stack(best[4])
 
@@ -69,7 +79,7 @@ def test_batched_beam_search_equals_per_image_beam_search(trained, beam_size, le
         words, score, alphas = reference_beam_search(model, features[i : i + 1], beam_size, 20, length_penalty)
         got = decoded.tokens[i, : len(words)].tolist()
         assert got == words, f"image {i}"
-        assert (decoded.tokens[i, len(words):] == 0).all()
+        assert (decoded.tokens[i, len(words) :] == 0).all()
         assert abs(decoded.log_prob[i].item() - score) < 1e-4
         torch.testing.assert_close(decoded.alphas[i, : len(words)], alphas, atol=1e-5, rtol=1e-4)
         n = min(greedy_tokens.shape[1], decoded.tokens.shape[1])
@@ -126,7 +136,9 @@ def test_no_decoder_emits_unk_even_where_the_model_prefers_it(trained):
         runs = {
             "greedy": lambda **kw: greedy(model, features, max_len=8, **kw),
             "beam": lambda **kw: beam_search(model, features, 3, max_len=8, **kw),
-            "sample": lambda **kw: sample(model, features, 1.0, max_len=8, generator=torch.Generator().manual_seed(0), **kw),
+            "sample": lambda **kw: sample(
+                model, features, 1.0, max_len=8, generator=torch.Generator().manual_seed(0), **kw
+            ),
         }
         for name, run in runs.items():
             assert (run(suppressed=()).tokens == UNK_ID).any(), f"{name}: the check would be vacuous"

@@ -62,7 +62,9 @@ def test_importance_weighted_bound_is_tighter_than_the_elbo():
         one = importance_weighted_nll(model, x, samples=1, generator=torch.Generator().manual_seed(5))
         out = model(x, generator=torch.Generator().manual_seed(5))
         zeros = torch.zeros_like(out.mu)
-        single = draw_loss(model, out, x).reconstruction + (log_normal(out.z, out.mu, out.log_sigma) - log_normal(out.z, zeros, zeros)).sum(0)
+        single = draw_loss(model, out, x).reconstruction + (
+            log_normal(out.z, out.mu, out.log_sigma) - log_normal(out.z, zeros, zeros)
+        ).sum(0)
         torch.testing.assert_close(one, single)
         elbo = torch.stack([draw_loss(model, model(x), x).loss for _ in range(200)]).mean()
         iwae = importance_weighted_nll(model, x, samples=200).mean()
@@ -70,10 +72,14 @@ def test_importance_weighted_bound_is_tighter_than_the_elbo():
 
 
 VARIANTS = {
-    "attention": dict(image_shape=(3, 12, 10), attention=True),
-    "no attention": dict(image_shape=(3, 12, 10), attention=False),
-    "features": dict(image_shape=(1, 16, 16), read_source="features", backbone=Backbone("tiny", grid=None, width=4, downsample=4)),
-    "logistic": dict(image_shape=(2, 8, 8), likelihood="logistic"),
+    "attention": {"image_shape": (3, 12, 10), "attention": True},
+    "no attention": {"image_shape": (3, 12, 10), "attention": False},
+    "features": {
+        "image_shape": (1, 16, 16),
+        "read_source": "features",
+        "backbone": Backbone("tiny", grid=None, width=4, downsample=4),
+    },
+    "logistic": {"image_shape": (2, 8, 8), "likelihood": "logistic"},
 }
 
 
@@ -103,7 +109,6 @@ def test_fused_pass_equals_the_reference_pass_and_its_gradients(variant):
         torch.testing.assert_close(fused_grads[name], reference_grads[name], msg=name)
 
 
-
 def test_the_reference_pass_and_sampling_read_and_write_through_the_attention_layer(monkeypatch):
     """The write the fused pass is tested against is GaussianAttention's own, not a copy."""
     from vision_attention.layers import GaussianAttention
@@ -129,7 +134,9 @@ def test_discretized_logistic_is_a_distribution_over_the_256_levels():
     levels = torch.arange(256, dtype=torch.float64) / 255
     for mean_logit, log_scale in [(0.0, -2.0), (3.0, -6.0), (-9.0, -1.0), (0.4, -9.0)]:
         logits = torch.full((256, 1, 1, 1), mean_logit, dtype=torch.float64)
-        nll = discretized_logistic_nll(logits, torch.tensor([log_scale], dtype=torch.float64), levels.view(256, 1, 1, 1))
+        nll = discretized_logistic_nll(
+            logits, torch.tensor([log_scale], dtype=torch.float64), levels.view(256, 1, 1, 1)
+        )
         total = torch.exp(-nll).sum()
         torch.testing.assert_close(total, torch.tensor(1.0, dtype=torch.float64), atol=1e-5, rtol=0)
 
@@ -139,7 +146,7 @@ def train_steps(model, images, steps, lr=3e-3, seed=0):
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr, betas=(0.5, 0.999))
     losses = []
-    for step in range(steps):
+    for _step in range(steps):
         batch = images[torch.randint(len(images), (16,))]
         loss = draw_loss(model, model(batch), batch).loss
         optimizer.zero_grad()
@@ -207,8 +214,17 @@ def test_compiled_steps_give_the_reference_pass_and_its_gradients():
 
 
 def test_a_feature_reading_draw_rebuilds_from_its_config_and_from_a_config_of_before():
-    model = DRAW((1, 16, 16), steps=2, read_n=2, write_n=3, enc_dim=6, dec_dim=6, z_dim=3, read_source="features",
-                 backbone=Backbone("tiny", grid=None, width=4, downsample=4))
+    model = DRAW(
+        (1, 16, 16),
+        steps=2,
+        read_n=2,
+        write_n=3,
+        enc_dim=6,
+        dec_dim=6,
+        z_dim=3,
+        read_source="features",
+        backbone=Backbone("tiny", grid=None, width=4, downsample=4),
+    )
     rebuilt = DRAW.from_config(model.config)
     rebuilt.load_state_dict(model.state_dict())  # the same backbone, parameter for parameter
     older = {**model.config, "backbone": {"width": 4}}  # checkpoints stored only the arguments that differ

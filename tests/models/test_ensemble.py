@@ -30,8 +30,10 @@ def test_two_members_step_on_the_mean_of_their_log_probabilities():
     memory = ensemble.memory([fa, fb])
     out = ensemble.step(tokens, ensemble.init_state(memory), memory)
     ma, mb = a.memory(fa), b.memory(fb)
-    expected = (torch.log_softmax(a.step(tokens, a.init_state(ma), ma).logits, -1)
-                + torch.log_softmax(b.step(tokens, b.init_state(mb), mb).logits, -1)) / 2
+    expected = (
+        torch.log_softmax(a.step(tokens, a.init_state(ma), ma).logits, -1)
+        + torch.log_softmax(b.step(tokens, b.init_state(mb), mb).logits, -1)
+    ) / 2
     torch.testing.assert_close(out.logits, expected)
     assert out.alpha.shape == (3, 4)
     # Greedy on the ensemble picks, at every step, the argmax of that mean.

@@ -33,8 +33,10 @@ def build(spec):
 
 def call(preset):
     parameters = inspect.signature(preset).parameters
-    return preset(**({"vocab_size": VOCAB} if "vocab_size" in parameters else {}),
-                  **({"weights": None} if "weights" in parameters else {}))
+    return preset(
+        **({"vocab_size": VOCAB} if "vocab_size" in parameters else {}),
+        **({"weights": None} if "weights" in parameters else {}),
+    )
 
 
 def test_every_config_has_a_preset_and_every_preset_a_config():

@@ -47,21 +47,35 @@ def plain_log_prob(model, features, tokens, length):
 @pytest.mark.parametrize("baseline", ["greedy", "mean"])
 def test_the_gradient_is_that_of_plain_per_sample_reinforce(baseline):
     model, features = tiny()
-    out = self_critical_loss(model, features, length_reward, samples=4, baseline=baseline, max_len=6,
-                             generator=torch.Generator().manual_seed(0))
+    out = self_critical_loss(
+        model,
+        features,
+        length_reward,
+        samples=4,
+        baseline=baseline,
+        max_len=6,
+        generator=torch.Generator().manual_seed(0),
+    )
     grads = torch.autograd.grad(out.loss, list(model.parameters()), allow_unused=True)
     model.eval()
     terms = []
     for row in range(len(out.samples.tokens)):
         image = row // 4
-        log_p = plain_log_prob(model, features[image : image + 1], out.samples.tokens[row], int(out.samples.lengths[row]))
+        log_p = plain_log_prob(
+            model, features[image : image + 1], out.samples.tokens[row], int(out.samples.lengths[row])
+        )
         terms.append((out.rewards[row] - out.baselines[row]) * log_p)
     reference = -torch.stack(terms).mean()
     expected = torch.autograd.grad(reference, list(model.parameters()), allow_unused=True)
     assert float(out.loss) == pytest.approx(float(reference), abs=1e-5)
     for g, e, (name, _) in zip(grads, expected, model.named_parameters()):
-        torch.testing.assert_close(g if g is not None else torch.zeros_like(e), e if e is not None else torch.zeros_like(g),
-                                   atol=1e-5, rtol=1e-4, msg=name)
+        torch.testing.assert_close(
+            g if g is not None else torch.zeros_like(e),
+            e if e is not None else torch.zeros_like(g),
+            atol=1e-5,
+            rtol=1e-4,
+            msg=name,
+        )
     if baseline == "mean":  # each sample's baseline is the mean of its image's other samples
         rewards = out.rewards.view(3, 4)
         torch.testing.assert_close(out.baselines.view(3, 4)[:, 0], rewards[:, 1:].mean(1))
@@ -71,11 +85,22 @@ def test_the_greedy_baseline_gives_a_sample_equal_to_the_greedy_caption_no_advan
     model, features = tiny(1)
     with torch.no_grad():
         model.out.weight.mul_(30.0)  # a peaked model: most samples are its greedy caption
-    out = self_critical_loss(model, features, token_reward, samples=6, baseline="greedy", max_len=6,
-                             generator=torch.Generator().manual_seed(0))
+    out = self_critical_loss(
+        model,
+        features,
+        token_reward,
+        samples=6,
+        baseline="greedy",
+        max_len=6,
+        generator=torch.Generator().manual_seed(0),
+    )
     best = greedy(model.eval(), features, max_len=6)
-    same = [row for row in range(18) if torch.equal(out.samples.tokens[row], best.tokens[row // 6, : out.samples.tokens.shape[1]])
-            and int(out.samples.lengths[row]) == int(best.lengths[row // 6])]
+    same = [
+        row
+        for row in range(18)
+        if torch.equal(out.samples.tokens[row], best.tokens[row // 6, : out.samples.tokens.shape[1]])
+        and int(out.samples.lengths[row]) == int(best.lengths[row // 6])
+    ]
     assert 0 < len(same) < 18  # some are, some are not: both kinds checked
     for row in same:
         assert float(out.rewards[row] - out.baselines[row]) == 0.0
@@ -85,12 +110,21 @@ def test_the_greedy_baseline_gives_a_sample_equal_to_the_greedy_caption_no_advan
 @pytest.fixture(scope="module")
 def shapes():
     L.seed_everything(0)
-    data = ShapesCaptionsDataModule(train_size=2000, val_size=16, test_size=16, batch_size=32, image_size=32, max_objects=1)
+    data = ShapesCaptionsDataModule(
+        train_size=2000, val_size=16, test_size=16, batch_size=32, image_size=32, max_objects=1
+    )
     data.setup()
-    model = ShowAttendTell(len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=16, hidden_dim=32,
-                           attn_dim=16, dropout=0.0)
-    trainer = L.Trainer(max_steps=60, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=0)
+    model = ShowAttendTell(
+        len(data.vocab), Backbone("tiny", grid=None, width=8), embed_dim=16, hidden_dim=32, attn_dim=16, dropout=0.0
+    )
+    trainer = L.Trainer(
+        max_steps=60,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(CaptioningModule(model, lr=3e-3, doubly_stochastic=0.0), datamodule=data)
     return data, model
 
@@ -108,7 +142,9 @@ def test_self_critical_steps_raise_the_cider_d_of_a_fixed_batch(shapes):
         return sum(cider.scores([data.vocab.decode(t) for t in tokens.tolist()], references)) / 16
 
     def reward(tokens, rows):
-        return torch.tensor(cider.scores([data.vocab.decode(t) for t in tokens.tolist()], [references[i] for i in rows.tolist()]))
+        return torch.tensor(
+            cider.scores([data.vocab.decode(t) for t in tokens.tolist()], [references[i] for i in rows.tolist()])
+        )
 
     before = greedy_cider()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -127,14 +163,25 @@ def test_the_stage_starts_from_a_checkpoint_and_its_checkpoints_caption(tiny_cap
     checkpoint, photos = tiny_captioner
     L.seed_everything(0)
     data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=8, image_size=32)
-    model = ShowAttendTell(data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8)
+    model = ShowAttendTell(
+        data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8
+    )
     module = SelfCriticalModule(model, init_from=str(checkpoint), samples=3, baseline="mean", lr=1e-3)
     start = Captioner.from_checkpoint(checkpoint).model.state_dict()
     assert all(torch.equal(module.model.state_dict()[k], v) for k, v in start.items())  # the CE weights, not fresh ones
-    trainer = L.Trainer(max_steps=3, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, limit_val_batches=1, val_check_interval=3)
+    trainer = L.Trainer(
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        val_check_interval=3,
+    )
     trainer.fit(module, datamodule=data)
-    assert {"train/reward", "train/baseline", "val/distinct_captions", "val/words_used"} <= set(trainer.callback_metrics)
+    assert {"train/reward", "train/baseline", "val/distinct_captions", "val/words_used"} <= set(
+        trainer.callback_metrics
+    )
     trainer.save_checkpoint(tmp_path / "scst.ckpt")
     captioner = Captioner.from_checkpoint(tmp_path / "scst.ckpt")
     assert not all(torch.equal(captioner.model.state_dict()[k], v) for k, v in start.items())  # it trained
@@ -145,7 +192,9 @@ def test_the_stage_starts_from_an_exported_model_folder(tiny_captioner, tmp_path
     checkpoint, _ = tiny_captioner
     folder = Captioner.from_checkpoint(checkpoint).save_pretrained(tmp_path / "exported")
     data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=8, image_size=32)
-    model = ShowAttendTell(data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8)
+    model = ShowAttendTell(
+        data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8
+    )
     module = SelfCriticalModule(model, init_from=str(folder), samples=3)
     start = Captioner.from_checkpoint(checkpoint)
     assert all(torch.equal(module.model.state_dict()[k], v) for k, v in start.model.state_dict().items())
@@ -160,7 +209,7 @@ def test_the_stage_runs_from_a_config_through_the_cli(tiny_captioner, tmp_path):
     config.write_text(f"""
 seed_everything: 0
 trainer: {{max_steps: 2, val_check_interval: 2, check_val_every_n_epoch: null, limit_val_batches: 1, logger: false,
-          enable_progress_bar: false, enable_model_summary: false, default_root_dir: {tmp_path / 'run'}}}
+          enable_progress_bar: false, enable_model_summary: false, default_root_dir: {tmp_path / "run"}}}
 model:
   class_path: vision_attention.lit.SelfCriticalModule
   init_args:

@@ -15,8 +15,17 @@ def tiny_model(attention="soft", gating=True, encoder=True):
     feature_dim = backbone.out_dim if encoder else 6
     if attention == "luong":
         attention = LuongAttention(12, feature_dim, "general")
-    return ShowAttendTell(20, backbone, feature_dim=None if encoder else 6, embed_dim=8, hidden_dim=12,
-                          attn_dim=10, attention=attention, dropout=0.0, gating=gating)
+    return ShowAttendTell(
+        20,
+        backbone,
+        feature_dim=None if encoder else 6,
+        embed_dim=8,
+        hidden_dim=12,
+        attn_dim=10,
+        attention=attention,
+        dropout=0.0,
+        gating=gating,
+    )
 
 
 def captions_batch():
@@ -85,7 +94,7 @@ def test_every_parameter_learns_and_nothing_is_nan(attention):
     captions, lengths = captions_batch()
     out = model(model.encode(images), captions, expectation=torch.tensor([False, True, False]))
     assert out.logits.shape == (3, 5, 20) and out.alphas.shape == (3, 5, 16)
-    loss, nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
+    loss, nll, _penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
     if attention == "hard":
         assert out.log_probs.shape == (3, 5) and (out.log_probs[1] == 0).all()
         loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0).mean()
@@ -110,7 +119,10 @@ def test_loss_ignores_padding_and_matches_the_paper_objective():
     torch.testing.assert_close(loss, (sum(expected_nll) + 0.7 * sum(expected_penalty)) / words)
     garbage = logits.clone()
     garbage[1, 2:] = 100.0  # after caption 1 has ended
-    assert torch.equal(caption_loss(garbage, captions[:, 1:], alphas, lengths, 0.0)[0], caption_loss(logits, captions[:, 1:], alphas, lengths, 0.0)[0])
+    assert torch.equal(
+        caption_loss(garbage, captions[:, 1:], alphas, lengths, 0.0)[0],
+        caption_loss(logits, captions[:, 1:], alphas, lengths, 0.0)[0],
+    )
 
 
 def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
@@ -142,22 +154,40 @@ def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
     # only on its location s: its expectation is sum_s p(s) g(s), computed exactly from one
     # sample per location of a batch drawn by the model.
     n = 400
-    out = model(features.expand(n, 4, 6), captions.expand(n, 2), sample_attention=True,
-                generator=torch.Generator().manual_seed(0))
+    out = model(
+        features.expand(n, 4, 6),
+        captions.expand(n, 2),
+        sample_attention=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     _, nll, _ = caption_loss(out.logits, captions.expand(n, 2)[:, 1:], out.alphas, lengths.expand(n), 0.0)
     location = (out.log_probs[:, 0, None] - alpha.detach().log()).abs().argmin(1)  # (n,)
     expected = [torch.zeros_like(p) for p in params]
     for s in range(4):
         i = int((location == s).nonzero()[0])
-        surrogate = -nll[i].sum() - hard_attention_loss(nll[i : i + 1], out.log_probs[i : i + 1], out.entropies[i : i + 1],
-                                                  lengths, baseline=-2.0, entropy_weight=0.0).sum()
+        surrogate = (
+            -nll[i].sum()
+            - hard_attention_loss(
+                nll[i : i + 1],
+                out.log_probs[i : i + 1],
+                out.entropies[i : i + 1],
+                lengths,
+                baseline=-2.0,
+                entropy_weight=0.0,
+            ).sum()
+        )
         grads = torch.autograd.grad(surrogate, params, retain_graph=True)
         expected = [e + alpha[0, s].detach() * g for e, g in zip(expected, grads)]
     for e, g in zip(expected, exact):
         torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)
     # And the plain average over the batch is that expectation plus sampling noise.
-    average = torch.autograd.grad(-nll.sum(1).mean() - hard_attention_loss(nll, out.log_probs, out.entropies, lengths.expand(n),
-                                                                    baseline=-2.0, entropy_weight=0.0).mean(), params)
+    average = torch.autograd.grad(
+        -nll.sum(1).mean()
+        - hard_attention_loss(
+            nll, out.log_probs, out.entropies, lengths.expand(n), baseline=-2.0, entropy_weight=0.0
+        ).mean(),
+        params,
+    )
     scale = max(g.abs().max().item() for g in exact)
     assert max((a - g).abs().max().item() for a, g in zip(average, exact)) < scale
 
@@ -181,8 +211,9 @@ def test_reinforce_estimator_is_unbiased_over_two_steps(reward_to_go, monkeypatc
     params = [p for p in model.parameters() if p.requires_grad]
     exact = torch.autograd.grad((log_p_s.exp() * -nll.sum(1)).sum(), params, retain_graph=True)
     baseline = torch.tensor([[-2.0, -1.0]], dtype=torch.float64) if reward_to_go else -2.0
-    surrogate = -nll.sum(1) - hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline,
-                                                  entropy_weight=0.0, reward_to_go=reward_to_go)  # (9,)
+    surrogate = -nll.sum(1) - hard_attention_loss(
+        nll, out.log_probs, out.entropies, lengths, baseline, entropy_weight=0.0, reward_to_go=reward_to_go
+    )  # (9,)
     weighted = (log_p_s.exp().detach() * surrogate).sum()  # sum over s of p(s) x the estimate at s
     for e, g in zip(torch.autograd.grad(weighted, params), exact):
         torch.testing.assert_close(e, g, atol=1e-10, rtol=1e-7)

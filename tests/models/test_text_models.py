@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
-from vision_attention.models.decoding import beam_search, greedy
 from vision_attention.models import (
     AttentionClassifier,
     Seq2Seq,
@@ -13,6 +12,7 @@ from vision_attention.models import (
     TransformerSeq2Seq,
     sequence_loss,
 )
+from vision_attention.models.decoding import beam_search, greedy
 
 KINDS = ["bahdanau", "luong-dot", "luong-general", "luong-concat", "local-m", "local-p"]
 START, END = 1, 2
@@ -43,12 +43,16 @@ def reversal_pairs(count, seed=0):
     return sources, targets
 
 
-@pytest.mark.parametrize("make", [
-    lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0),
-    lambda: AttentionClassifier(30, 16, 24, pooling="additive", dropout=0.0),
-    lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0, bidirectional=True),
-    lambda: TransformerClassifier(30, dim=32, heads=4, layers=1, ff_dim=64, dropout=0.0),
-], ids=["tutorial-attention", "additive", "bidirectional", "transformer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0),
+        lambda: AttentionClassifier(30, 16, 24, pooling="additive", dropout=0.0),
+        lambda: AttentionClassifier(30, 16, 24, pooling="attention", max_len=8, dropout=0.0, bidirectional=True),
+        lambda: TransformerClassifier(30, dim=32, heads=4, layers=1, ff_dim=64, dropout=0.0),
+    ],
+    ids=["tutorial-attention", "additive", "bidirectional", "transformer"],
+)
 def test_classifiers_learn_the_keyword_task_and_mask_padding(make):
     torch.manual_seed(0)
     model = make()
@@ -208,11 +212,15 @@ def test_transformer_decoder_cannot_see_the_future():
     assert beam_search(model, source, beam_size=3, max_len=8).alphas.shape[0] == 4
 
 
-@pytest.mark.parametrize("make", [
-    lambda: Seq2Seq(16, 16, 32, attention="bahdanau", dropout=0.0),
-    lambda: Seq2Seq(16, 16, 32, attention="local-p", window=3, dropout=0.0),
-    lambda: TransformerSeq2Seq(16, dim=32, heads=4, layers=1, ff_dim=64, dropout=0.0),
-], ids=["bahdanau", "local-p", "transformer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Seq2Seq(16, 16, 32, attention="bahdanau", dropout=0.0),
+        lambda: Seq2Seq(16, 16, 32, attention="local-p", window=3, dropout=0.0),
+        lambda: TransformerSeq2Seq(16, dim=32, heads=4, layers=1, ff_dim=64, dropout=0.0),
+    ],
+    ids=["bahdanau", "local-p", "transformer"],
+)
 def test_seq2seq_models_learn_to_reverse_digits(make):
     torch.manual_seed(0)
     model = make()

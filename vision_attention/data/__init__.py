@@ -2,7 +2,15 @@
 feature caches, and the LightningDataModules of :mod:`.modules`, which load Lightning only
 when first named (so models and inference code can use this package without it)."""
 
-from .caption_files import CaptionedImage, check_images, read_caption_records, read_captions_txt, read_karpathy_json, seeded_split
+from ..vocab import Vocabulary, tokenize
+from .caption_files import (
+    CaptionedImage,
+    check_images,
+    read_caption_records,
+    read_captions_txt,
+    read_karpathy_json,
+    seeded_split,
+)
 from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
 from .dates import DatePairs, make_pairs
 from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist, read_idx
@@ -11,7 +19,6 @@ from .images import BadImageError, collate_images, load_rgb
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, read_sentiment_file
 from .shapes import ShapesCaptions
-from ..vocab import Vocabulary, tokenize
 
 __all__ = [
     "BadImageError",
@@ -53,8 +60,15 @@ __all__ = [
     "tokenize",
 ]
 
-DATA_MODULES = ("CaptionDataModule", "CaptionFilesDataModule", "DatesDataModule", "ImagesDataModule",
-                "MNISTCaptionsDataModule", "SentimentDataModule", "ShapesCaptionsDataModule")
+DATA_MODULES = (
+    "CaptionDataModule",
+    "CaptionFilesDataModule",
+    "DatesDataModule",
+    "ImagesDataModule",
+    "MNISTCaptionsDataModule",
+    "SentimentDataModule",
+    "ShapesCaptionsDataModule",
+)
 __all__ += list(DATA_MODULES)
 
 

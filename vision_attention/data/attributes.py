@@ -20,9 +20,22 @@ RELATIONS = ("left of", "right of", "above", "below")
 DIGIT_RELATIONS = ("left of", "above")
 
 SCHEMAS: dict[str, dict[str, int]] = {
-    "shapes": {"count": 2, "relation": len(RELATIONS),
-               **{f"{part}_{i}": n for i in (0, 1) for part, n in (("shape", len(SHAPES)), ("colour", len(COLOURS)), ("size", len(SIZES)))}},
-    "mnist_captions": {"count": 2, "corner": len(CORNERS), "relation": len(DIGIT_RELATIONS), "digit_0": 10, "digit_1": 10},
+    "shapes": {
+        "count": 2,
+        "relation": len(RELATIONS),
+        **{
+            f"{part}_{i}": n
+            for i in (0, 1)
+            for part, n in (("shape", len(SHAPES)), ("colour", len(COLOURS)), ("size", len(SIZES)))
+        },
+    },
+    "mnist_captions": {
+        "count": 2,
+        "corner": len(CORNERS),
+        "relation": len(DIGIT_RELATIONS),
+        "digit_0": 10,
+        "digit_1": 10,
+    },
 }
 
 

@@ -80,7 +80,11 @@ def read_text_lines(path: Path) -> list[str]:
         raise ValueError(f"{path}:{line}: byte 0x{data[err.start]:02x} is not UTF-8 (save the file as UTF-8)") from err
 
 
-SPLIT_LISTS = {"train": "Flickr_8k.trainImages.txt", "val": "Flickr_8k.devImages.txt", "test": "Flickr_8k.testImages.txt"}
+SPLIT_LISTS = {
+    "train": "Flickr_8k.trainImages.txt",
+    "val": "Flickr_8k.devImages.txt",
+    "test": "Flickr_8k.testImages.txt",
+}
 
 
 def split_lists_present(folder: str | Path) -> bool:
@@ -113,7 +117,7 @@ def apply_split_lists(records: list[CaptionedImage], folder: str | Path) -> list
     return kept
 
 
-def seeded_split(records: list[CaptionedImage], val: float | int, test: float | int = 0, seed: int = 0) -> list[CaptionedImage]:
+def seeded_split(records: list[CaptionedImage], val: float, test: float = 0, seed: int = 0) -> list[CaptionedImage]:
     """Assign "val"/"test"/"train" by a seeded shuffle of the images (a share or a count)."""
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
@@ -132,8 +136,13 @@ def check_images(records: list[CaptionedImage], shown: int = 5) -> None:
         raise FileNotFoundError(f"{len(missing)} of {len(records)} images are missing, e.g.:\n  {listed}")
 
 
-def read_caption_records(annotations: str | Path, image_root: str | Path | None = None, val_share: float = 0.1,
-                         test_share: float = 0.1, split_seed: int = 0) -> list[CaptionedImage]:
+def read_caption_records(
+    annotations: str | Path,
+    image_root: str | Path | None = None,
+    val_share: float = 0.1,
+    test_share: float = 0.1,
+    split_seed: int = 0,
+) -> list[CaptionedImage]:
     """Every captioned image of a Karpathy JSON or a ``captions.txt`` with its split: the
     official split lists beside the file when they are there, else a seeded split. Images
     are looked up in ``image_root``, by default the ``images`` folder beside the file (or
@@ -141,7 +150,11 @@ def read_caption_records(annotations: str | Path, image_root: str | Path | None 
     path = Path(annotations)
     if not path.is_file():
         raise FileNotFoundError(f"caption annotations {path} not found")
-    root = Path(image_root) if image_root else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
+    root = (
+        Path(image_root)
+        if image_root
+        else (path.parent / "images" if (path.parent / "images").is_dir() else path.parent)
+    )
     if path.suffix == ".json":
         records = read_karpathy_json(path, root)
     elif split_lists_present(path.parent):

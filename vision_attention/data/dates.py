@@ -16,7 +16,20 @@ from torch.utils.data import Dataset
 from ..vocab import Vocabulary
 
 FIRST, LAST = dt.date(1950, 1, 1), dt.date(2049, 12, 31)
-MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -57,8 +70,11 @@ def make_pairs(count: int, seed: int, exclude: set[str] | frozenset[str] = froze
 
 def characters() -> tuple[list[str], list[str]]:
     """Source and target character sets of the task."""
-    source = sorted({ch for f in FORMATS for d in (dt.date(2018, m, 28) for m in range(1, 13)) for ch in f(d)}
-                    | set("0123456789") | {ch for name in MONTHS + DAYS for ch in name + name.upper()})
+    source = sorted(
+        {ch for f in FORMATS for d in (dt.date(2018, m, 28) for m in range(1, 13)) for ch in f(d)}
+        | set("0123456789")
+        | {ch for name in MONTHS + DAYS for ch in name + name.upper()}
+    )
     return source, list("0123456789-")
 
 

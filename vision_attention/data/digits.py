@@ -21,7 +21,12 @@ from torch.utils.data import Dataset
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _MNIST_NAMES = {
-    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "train10k-images-idx3-ubyte", "train10k-labels-idx1-ubyte"),
+    True: (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "train10k-images-idx3-ubyte",
+        "train10k-labels-idx1-ubyte",
+    ),
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
@@ -71,7 +76,9 @@ def load_mnist(root: str | Path, train: bool = True) -> tuple[np.ndarray, np.nda
             if len(images) != len(labels):
                 raise ValueError(f"{images_path}: {len(images)} images but {len(labels)} labels in {labels_path}")
             return images, labels.astype(np.int64)
-    raise FileNotFoundError(f"{root}: no MNIST {'training' if train else 'test'} IDX files (looked for {', '.join(names)})")
+    raise FileNotFoundError(
+        f"{root}: no MNIST {'training' if train else 'test'} IDX files (looked for {', '.join(names)})"
+    )
 
 
 def load_binarized_mnist(root: str | Path, split: str = "train") -> np.ndarray:

@@ -32,7 +32,6 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-
 _VERSION = 1
 
 
@@ -43,7 +42,9 @@ def file_fingerprints(paths: Sequence[str | Path]) -> list[str]:
 
 def cache_key(backbone_name: str, settings: dict, image_ids: Sequence[str]) -> str:
     """A short hash of what determines the cached features."""
-    blob = json.dumps({"v": _VERSION, "backbone": backbone_name, "settings": settings, "images": list(image_ids)}, sort_keys=True)
+    blob = json.dumps(
+        {"v": _VERSION, "backbone": backbone_name, "settings": settings, "images": list(image_ids)}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -59,8 +60,14 @@ class FeatureCache:
             against the cache's: a changed image makes it stale. None: ids alone.
     """
 
-    def __init__(self, root: str | Path, backbone_name: str, settings: dict, image_ids: Sequence[str],
-                 contents: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        backbone_name: str,
+        settings: dict,
+        image_ids: Sequence[str],
+        contents: Sequence[str] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.key = cache_key(backbone_name, settings, image_ids)
         self.name, self.settings, self.count = backbone_name, settings, len(image_ids)
@@ -84,7 +91,9 @@ class FeatureCache:
             if not isinstance(old, list) or len(old) != self.count:
                 return "it was built before its images' contents were recorded"
             changed = [i for i, (a, b) in enumerate(zip(old, self.contents)) if a != b]
-            return f"{len(changed)} of {self.count} images changed since it was built (e.g. {self.image_ids[changed[0]]})"
+            return (
+                f"{len(changed)} of {self.count} images changed since it was built (e.g. {self.image_ids[changed[0]]})"
+            )
         return None
 
     def exists(self) -> bool:
@@ -138,7 +147,9 @@ class FeatureCache:
                 bad = (~torch.isfinite(feats.half().float())).flatten(1).any(1).nonzero().flatten().tolist()
                 if bad:
                     name = self.image_ids[start + bad[0]]
-                    raise ValueError(f"feature cache: the encoder gives non-finite features (or beyond float16) for {name}")
+                    raise ValueError(
+                        f"feature cache: the encoder gives non-finite features (or beyond float16) for {name}"
+                    )
                 if out is None:
                     out = _allocated_memmap(tmp_data, (self.count, *feats.shape[1:]))
                 out[start : start + len(items)] = feats.float().cpu().numpy().astype(np.float16)
@@ -147,16 +158,23 @@ class FeatureCache:
             out.flush()
             _fsync(tmp_data)
             os.replace(tmp_data, self.data_path)
-            header = {"key": self.key, "backbone": self.name, "settings": self.settings, "shape": list(out.shape),
-                      "contents": self.contents}
+            header = {
+                "key": self.key,
+                "backbone": self.name,
+                "settings": self.settings,
+                "shape": list(out.shape),
+                "contents": self.contents,
+            }
             _atomic_write_text(self.header_path, json.dumps(header))
         finally:
             del out
             tmp_data.unlink(missing_ok=True)
         seconds = time.monotonic() - start_time
         if progress:
-            print(f"cached {self.count} images' {self.name} features in {seconds:.0f} s "
-                  f"({self.count / max(seconds, 1e-9):.1f} images/s): {self.data_path}")
+            print(
+                f"cached {self.count} images' {self.name} features in {seconds:.0f} s "
+                f"({self.count / max(seconds, 1e-9):.1f} images/s): {self.data_path}"
+            )
         return self.load()
 
     def _remove_stale_temporaries(self) -> None:
@@ -191,7 +209,7 @@ class FeatureCache:
         """An exclusive lock on this cache's lock file (released when the process ends, too)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            handle = open(self.root / f".{self.data_path.stem}.lock", "a")
+            handle = open(self.root / f".{self.data_path.stem}.lock", "a")  # noqa: SIM115  held for the build
         except OSError as err:
             raise OSError(f"feature cache: cannot write in {self.root} ({err.strerror})") from err
         with handle:
@@ -219,7 +237,10 @@ class CachedFeatures(Dataset):
         return len(self.features)
 
     def __getitem__(self, index: int) -> dict:
-        return {"features": torch.from_numpy(np.array(self.features[index], dtype=np.float32)), "captions": self.captions[index]}
+        return {
+            "features": torch.from_numpy(np.array(self.features[index], dtype=np.float32)),
+            "captions": self.captions[index],
+        }
 
 
 def _builder() -> str:

@@ -35,7 +35,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def as_rgb(image: "str | Path | Image.Image | np.ndarray | torch.Tensor") -> Image.Image:
+def as_rgb(image: str | Path | Image.Image | np.ndarray | torch.Tensor) -> Image.Image:
     """Any image a user hands over as an upright 8-bit RGB PIL image, by one path for all: a
     file (see :func:`load_rgb`), a PIL image, or an (H, W[, C]) array / (C, H, W) tensor with
     C in 1, 3, 4. Arrays and tensors are uint8 (0-255), uint16 (0-65535) or float in [0, 1];
@@ -63,7 +63,9 @@ def _array_image(array: np.ndarray) -> Image.Image:
     if np.issubdtype(array.dtype, np.floating):
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0 or not np.isfinite(array).all():
-            raise ValueError(f"float image values must lie in [0, 1], got [{low:.3g}, {high:.3g}] (divide 0-255 images by 255)")
+            raise ValueError(
+                f"float image values must lie in [0, 1], got [{low:.3g}, {high:.3g}] (divide 0-255 images by 255)"
+            )
         array = (array * 255.0 + 0.5).astype(np.uint8)
     elif array.dtype == np.uint16:
         if array.ndim == 2:
@@ -116,8 +118,10 @@ class ImageTransform:
     def __repr__(self) -> str:
         colour = "RGB" if self.channels == 3 else "grayscale"
         extra = ", thresholded at 0.5" if self.binarize else ""
-        return (f"ImageTransform({colour}, resized to {self.size[0]} x {self.size[1]} with bilinear filtering "
-                f"(aspect ratio not kept), scaled to [0, 1]{extra})")
+        return (
+            f"ImageTransform({colour}, resized to {self.size[0]} x {self.size[1]} with bilinear filtering "
+            f"(aspect ratio not kept), scaled to [0, 1]{extra})"
+        )
 
 
 def load_rgb(path: str | Path) -> Image.Image:

@@ -67,7 +67,12 @@ def ink_box(patch: np.ndarray, offset: tuple[int, int]) -> tuple[int, int, int, 
     ys, xs = np.nonzero(patch)
     if len(xs) == 0:
         return offset[0], offset[1], offset[0] + DIGIT, offset[1] + DIGIT
-    return offset[0] + int(xs.min()), offset[1] + int(ys.min()), offset[0] + int(xs.max()) + 1, offset[1] + int(ys.max()) + 1
+    return (
+        offset[0] + int(xs.min()),
+        offset[1] + int(ys.min()),
+        offset[0] + int(xs.max()) + 1,
+        offset[1] + int(ys.max()) + 1,
+    )
 
 
 def corner_of(digit: Digit) -> str:
@@ -89,7 +94,11 @@ def parse(tokens: list[str]) -> tuple[list[int], list[str], str | None, list[tup
         return None
     rest = tokens[4:]
     for corner in CORNERS:
-        for form in (["at", "the", *corner.split(), "of", "the", "image"], ["in", "the", *corner.split(), "of", "the", "image"], ["at", "the", *corner.split()]):
+        for form in (
+            ["at", "the", *corner.split(), "of", "the", "image"],
+            ["in", "the", *corner.split(), "of", "the", "image"],
+            ["at", "the", *corner.split()],
+        ):
             if rest == form:
                 return [first], [], corner, [(1, 2)]
     for words, relation in _RELATION_WORDS.items():
@@ -123,7 +132,9 @@ class MNISTCaptions(Dataset):
         if split not in SPLITS:
             raise ValueError(f"MNISTCaptions: split must be one of {SPLITS}, got {split!r}")
         if digits.shape[1:] != (DIGIT, DIGIT) or len(digits) != len(labels):
-            raise ValueError(f"MNISTCaptions: digits must be (N, 28, 28) with N labels, got {digits.shape} and {len(labels)}")
+            raise ValueError(
+                f"MNISTCaptions: digits must be (N, 28, 28) with N labels, got {digits.shape} and {len(labels)}"
+            )
         self.digits, self.labels = digits, np.asarray(labels)
         self.split, self.length, self.seed = split, length, seed
         self._by_label = [np.flatnonzero(self.labels == d) for d in range(10)]
@@ -150,7 +161,11 @@ class MNISTCaptions(Dataset):
             held = (first, second) in HOLDOUT_PAIRS
             if held == (self.split == "compositional"):
                 break
-        near, far, free = int(rng.integers(0, 3)), CANVAS - DIGIT - int(rng.integers(0, 3)), int(rng.integers(0, CANVAS - DIGIT + 1))
+        near, far, free = (
+            int(rng.integers(0, 3)),
+            CANVAS - DIGIT - int(rng.integers(0, 3)),
+            int(rng.integers(0, CANVAS - DIGIT + 1)),
+        )
         relation = ("left of", "above")[int(rng.integers(2))]
         offsets = [(near, free), (far, free)] if relation == "left of" else [(free, near), (free, far)]
         digits = tuple(self._digit(lab, self._pick(rng, lab), off) for lab, off in zip((first, second), offsets))
@@ -172,17 +187,25 @@ class MNISTCaptions(Dataset):
         """Every word the caption grammar can produce."""
         relation_words = sorted({w for words in _RELATION_WORDS for w in words})
         corner_words = ["top", "bottom", "left", "right"]
-        return list(dict.fromkeys(["the", "digit", "is", "at", "in", "of", "image", *map(str, range(10)), *corner_words, *relation_words]))
+        return list(
+            dict.fromkeys(
+                ["the", "digit", "is", "at", "in", "of", "image", *map(str, range(10)), *corner_words, *relation_words]
+            )
+        )
 
     def captions(self, scene: DigitScene) -> list[list[str]]:
         """Paraphrases of the scene's caption, as token lists; the first is the main one."""
         if scene.corner is not None:
             head = ["the", "digit", str(scene.digits[0].label), "is"]
             corner = scene.corner.split()
-            return [head + ["at", "the", *corner, "of", "the", "image"], head + ["in", "the", *corner, "of", "the", "image"], head + ["at", "the", *corner]]
+            return [
+                head + ["at", "the", *corner, "of", "the", "image"],
+                head + ["in", "the", *corner, "of", "the", "image"],
+                head + ["at", "the", *corner],
+            ]
         a, b = (["the", "digit", str(d.label)] for d in scene.digits)
         rel = scene.relation
-        on = lambda r: ["on", "the", *r.split()] if "of" in r else [r]  # noqa: E731
+        on = lambda r: ["on", "the", *r.split()] if "of" in r else [r]
         return [a + ["is", *on(rel)] + b, b + ["is", *on(inverse(rel))] + a]
 
     def __getitem__(self, index: int) -> dict:

@@ -18,6 +18,7 @@ contain; train, val and test never share a scene.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,7 +39,9 @@ COLOURS = {
 }
 SIZES = {"small": 0.16, "large": 0.3}  # side of the object's box, as a share of the image side
 # (colour, shape) pairs kept out of train/val/test, found only in the compositional split.
-HOLDOUT = frozenset({("red", "triangle"), ("green", "circle"), ("blue", "square"), ("yellow", "triangle"), ("purple", "square")})
+HOLDOUT = frozenset(
+    {("red", "triangle"), ("green", "circle"), ("blue", "square"), ("yellow", "triangle"), ("purple", "square")}
+)
 SPLITS = ("train", "val", "test", "compositional")
 _RELATION_WORDS = {
     ("left", "of"): "left of",
@@ -163,11 +166,7 @@ def parse(tokens: list[str]) -> tuple[list[Phrase], list[str]] | None:
 
 
 def _fits(phrase: Phrase, obj: ShapeObject) -> bool:
-    return (
-        phrase.shape == obj.shape
-        and phrase.size in (None, obj.size)
-        and phrase.colour in (None, obj.colour)
-    )
+    return phrase.shape == obj.shape and phrase.size in (None, obj.size) and phrase.colour in (None, obj.colour)
 
 
 class ShapesCaptions(Dataset):
@@ -237,7 +236,7 @@ class ShapesCaptions(Dataset):
             objects.append(ShapeObject(shape, colour, size, (x0, y0, x0 + side, y0 + side)))
         objects.sort(key=lambda o: o.centre[0])
         gap = max(2, self.image_size // 32)
-        for a, b in zip(objects, objects[1:]):
+        for a, b in itertools.pairwise(objects):
             if b.centre[0] - a.centre[0] < 0.1 * self.image_size or dominant_relation(a, b, 1.5) is None:
                 return None
         for i, a in enumerate(objects):
@@ -250,7 +249,9 @@ class ShapesCaptions(Dataset):
     def words() -> list[str]:
         """Every word the caption grammar can produce."""
         relation_words = sorted({w for words in _RELATION_WORDS for w in words})
-        return list(dict.fromkeys(["a", "there", "is", "in", "the", "image", *SIZES, *COLOURS, *SHAPES, *relation_words]))
+        return list(
+            dict.fromkeys(["a", "there", "is", "in", "the", "image", *SIZES, *COLOURS, *SHAPES, *relation_words])
+        )
 
     def captions(self, scene: Scene) -> list[list[str]]:
         """Every paraphrase of the scene's caption, as token lists; the first is the main one."""

@@ -7,5 +7,16 @@ from .drawer import Drawer, Drawing
 from .judge import Judge, judge_drawer
 from .translator import Translation, Translator
 
-__all__ = ["Caption", "Captioner", "CaptionerEnsemble", "Classified", "Classifier", "Drawer", "Drawing", "Judge", "Translation", "Translator",
-           "judge_drawer"]
+__all__ = [
+    "Caption",
+    "Captioner",
+    "CaptionerEnsemble",
+    "Classified",
+    "Classifier",
+    "Drawer",
+    "Drawing",
+    "Judge",
+    "Translation",
+    "Translator",
+    "judge_drawer",
+]

@@ -53,8 +53,15 @@ class Captioner:
         meta: its measured figures and their provenance, when it came with them.
     """
 
-    def __init__(self, model: ShowAttendTell, vocab: Vocabulary, image_size: int, device: str | torch.device = "cpu",
-                 name: str = "", meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        model: ShowAttendTell,
+        vocab: Vocabulary,
+        image_size: int,
+        device: str | torch.device = "cpu",
+        name: str = "",
+        meta: dict | None = None,
+    ) -> None:
         if model.encoder is None:
             raise ValueError("this captioner has no image encoder")
         self.model, self.vocab, self.image_size = model.eval().to(device), vocab, image_size
@@ -63,7 +70,9 @@ class Captioner:
         self.transform = ImageTransform(image_size)
 
     @classmethod
-    def from_pretrained(cls, model: str | Path = DEFAULTS["captioner"], map_location: str | torch.device = "cpu") -> "Captioner":
+    def from_pretrained(
+        cls, model: str | Path = DEFAULTS["captioner"], map_location: str | torch.device = "cpu"
+    ) -> Captioner:
         """A shipped captioner by name, a model folder, a checkpoint file or a Hub id."""
         trained = load_trained(model, ("captioner",), "a captioner", map_location)
         if trained.vocab is None:
@@ -72,22 +81,43 @@ class Captioner:
         return cls(build(trained, map_location), trained.vocab, image_size, map_location, trained.source, trained.meta)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Captioner":
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Captioner:
         """Load a captioner from a Lightning checkpoint of :class:`CaptioningModule` (or any
         source :meth:`from_pretrained` takes)."""
         return cls.from_pretrained(path, map_location)
 
-    def save_pretrained(self, folder: str | Path, dtype: str = "float32", card: str | None = None,
-                        meta: dict | None = None, overwrite: bool = False) -> Path:
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        dtype: str = "float32",
+        card: str | None = None,
+        meta: dict | None = None,
+        overwrite: bool = False,
+    ) -> Path:
         """Write a model folder (``model.safetensors`` + ``config.json`` [+ the model ``card``]),
         floating weights as ``dtype``, that :meth:`from_pretrained` reads back."""
         encoder = self.model.encoder
-        preprocessing = {"image_size": self.image_size, "resize": "bilinear, to image_size x image_size (aspect ratio not kept)",
-                         "range": [0, 1]}
+        preprocessing = {
+            "image_size": self.image_size,
+            "resize": "bilinear, to image_size x image_size (aspect ratio not kept)",
+            "range": [0, 1],
+        }
         if getattr(encoder, "mean", None) is not None:  # applied inside the encoder
-            preprocessing["encoder_normalises"] = {"mean": encoder.mean.flatten().tolist(), "std": encoder.std.flatten().tolist()}
-        return save_trained(folder, "captioner", self.model, self.vocab, preprocessing, meta if meta is not None else self.meta,
-                            dtype, card, overwrite)
+            preprocessing["encoder_normalises"] = {
+                "mean": encoder.mean.flatten().tolist(),
+                "std": encoder.std.flatten().tolist(),
+            }
+        return save_trained(
+            folder,
+            "captioner",
+            self.model,
+            self.vocab,
+            preprocessing,
+            meta if meta is not None else self.meta,
+            dtype,
+            card,
+            overwrite,
+        )
 
     def to_tensor(self, image: ImageLike) -> torch.Tensor:
         """A path, PIL image, (C, H, W) tensor or (H, W[, C]) array as the model's input
@@ -119,15 +149,20 @@ class Captioner:
         too large for the memory free on the device is refused before the search."""
         check_int("beam_size", beam_size), check_int("max_len", max_len), check_int("batch_size", batch_size)
         check_number("length_penalty", length_penalty)
-        single = (isinstance(images, (str, Path, Image.Image)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
-                  or (isinstance(images, torch.Tensor) and images.ndim == 3))
+        single = (
+            isinstance(images, (str, Path, Image.Image))
+            or (isinstance(images, np.ndarray) and images.ndim in (2, 3))
+            or (isinstance(images, torch.Tensor) and images.ndim == 3)
+        )
         if single:  # one image; a list, or a 4-D batch, holds several
             images = [images]
         results = []
         for start in range(0, len(images), batch_size):
             chunk = images[start : start + batch_size]
             encoded, locations, per_beam = self.encode(chunk, max_len)
-            require_memory(per_beam * len(chunk), beam_size, self.device, f"beam_size {beam_size} over {len(chunk)} image(s)")
+            require_memory(
+                per_beam * len(chunk), beam_size, self.device, f"beam_size {beam_size} over {len(chunk)} image(s)"
+            )
             decoded = beam_search(self.decoder, encoded, beam_size, length_penalty, max_len=max_len)
             side = round(locations**0.5)
             for i in range(len(chunk)):
@@ -152,14 +187,28 @@ class CaptionerEnsemble(Captioner):
             raise ValueError("an ensemble needs at least one captioner")
         for other in members[1:]:
             if other.vocab != members[0].vocab:
-                raise ValueError(f"{other.name} and {members[0].name} have different vocabularies: they cannot be ensembled")
+                raise ValueError(
+                    f"{other.name} and {members[0].name} have different vocabularies: they cannot be ensembled"
+                )
         first = members[0]
-        self.members, self.model, self.vocab, self.image_size = list(members), first.model, first.vocab, first.image_size
-        self.device, self.name, self.meta, self.transform = first.device, " + ".join(m.name for m in members), {}, first.transform
+        self.members, self.model, self.vocab, self.image_size = (
+            list(members),
+            first.model,
+            first.vocab,
+            first.image_size,
+        )
+        self.device, self.name, self.meta, self.transform = (
+            first.device,
+            " + ".join(m.name for m in members),
+            {},
+            first.transform,
+        )
         self._decoder = Ensemble([m.model for m in members])
 
     @classmethod
-    def from_pretrained(cls, models: Sequence[str | Path], map_location: str | torch.device = "cpu") -> "CaptionerEnsemble":
+    def from_pretrained(
+        cls, models: Sequence[str | Path], map_location: str | torch.device = "cpu"
+    ) -> CaptionerEnsemble:
         return cls([Captioner.from_pretrained(m, map_location) for m in models])
 
     @property

@@ -37,8 +37,8 @@ class Windows:
     n: int  # filters per side
 
     @classmethod
-    def stack(cls, windows: list[GaussianWindow], n: int) -> "Windows":
-        pick = lambda name: torch.stack([getattr(w, name).detach().cpu() for w in windows])  # noqa: E731
+    def stack(cls, windows: list[GaussianWindow], n: int) -> Windows:
+        pick = lambda name: torch.stack([getattr(w, name).detach().cpu() for w in windows])
         return cls(pick("centre_x"), pick("centre_y"), pick("stride"), pick("sigma"), n)
 
 
@@ -61,8 +61,14 @@ class Drawer:
         meta: its measured figures and their provenance, when it came with them.
     """
 
-    def __init__(self, model: DRAW, device: str | torch.device = "cpu", vocab: Vocabulary | None = None,
-                 name: str = "", meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        model: DRAW,
+        device: str | torch.device = "cpu",
+        vocab: Vocabulary | None = None,
+        name: str = "",
+        meta: dict | None = None,
+    ) -> None:
         self.model, self.device, self.vocab = model.eval().to(device), torch.device(device), vocab
         self.name, self.meta = name, meta or {}
 
@@ -72,7 +78,9 @@ class Drawer:
         return isinstance(self.model, AlignDRAW)
 
     @classmethod
-    def from_pretrained(cls, model: str | Path = DEFAULTS["drawer"], map_location: str | torch.device = "cpu") -> "Drawer":
+    def from_pretrained(
+        cls, model: str | Path = DEFAULTS["drawer"], map_location: str | torch.device = "cpu"
+    ) -> Drawer:
         """A shipped DRAW or alignDRAW model by name, a model folder, a checkpoint file or a Hub id."""
         trained = load_trained(model, ("drawer", "aligndrawer"), "a DRAW model", map_location)
         if trained.kind == "aligndrawer" and trained.vocab is None:
@@ -81,21 +89,37 @@ class Drawer:
         return cls(build(trained, map_location), map_location, vocab, trained.source, trained.meta)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> "Drawer":
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Drawer:
         """Load a drawer from a Lightning checkpoint (or any source :meth:`from_pretrained` takes)."""
         return cls.from_pretrained(path, map_location)
 
-    def save_pretrained(self, folder: str | Path, dtype: str = "float32", card: str | None = None,
-                        meta: dict | None = None, overwrite: bool = False) -> Path:
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        dtype: str = "float32",
+        card: str | None = None,
+        meta: dict | None = None,
+        overwrite: bool = False,
+    ) -> Path:
         """Write a model folder that :meth:`from_pretrained` reads back."""
         kind = "aligndrawer" if self.conditional else "drawer"
         preprocessing = {"image_shape": list(self.model.image_shape), "range": [0, 1]}
-        return save_trained(folder, kind, self.model, self.vocab, preprocessing, meta if meta is not None else self.meta,
-                            dtype, card, overwrite)
+        return save_trained(
+            folder,
+            kind,
+            self.model,
+            self.vocab,
+            preprocessing,
+            meta if meta is not None else self.meta,
+            dtype,
+            card,
+            overwrite,
+        )
 
     @torch.no_grad()
-    def bound(self, images: torch.Tensor, seed: int | None = 0, caption: str | list[str] | None = None,
-              batch_size: int = 500) -> torch.Tensor:
+    def bound(
+        self, images: torch.Tensor, seed: int | None = 0, caption: str | list[str] | None = None, batch_size: int = 500
+    ) -> torch.Tensor:
         """The negative variational bound of each of (n, C, H, W) images in [0, 1], in nats
         (what training minimises; one draw of the latents per image); an alignDRAW model
         reads each image's caption (one per image)."""
@@ -104,7 +128,9 @@ class Drawer:
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size].to(self.device)
             if self.conditional:
-                ids, lengths, _ = self._captions(len(x), caption[start : start + batch_size] if isinstance(caption, list) else caption)
+                ids, lengths, _ = self._captions(
+                    len(x), caption[start : start + batch_size] if isinstance(caption, list) else caption
+                )
                 loss = aligndraw_loss(self.model, self.model(x, ids, lengths, generator=generator), x)
             else:
                 loss = draw_loss(self.model, self.model(x, generator=generator), x)
@@ -151,7 +177,9 @@ class Drawer:
     def _captions(self, n: int, caption: str | list[str] | None) -> tuple[torch.Tensor, torch.Tensor, list[str] | None]:
         """(ids (n, S), lengths (n,), the words of a caption shared by all n images or None)."""
         if caption is None:
-            raise ValueError("this alignDRAW model draws from a caption: pass caption=... (--caption on the command line)")
+            raise ValueError(
+                "this alignDRAW model draws from a caption: pass caption=... (--caption on the command line)"
+            )
         captions = [caption] * n if isinstance(caption, str) else list(caption)
         if len(captions) != n:
             raise ValueError(f"{len(captions)} captions for {n} images")
@@ -160,8 +188,13 @@ class Drawer:
         return ids.to(self.device), lengths.to(self.device), words
 
     @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor, seed: int | None = None, caption: str | list[str] | None = None,
-                    windows: str = "read") -> Drawing:
+    def reconstruct(
+        self,
+        images: torch.Tensor,
+        seed: int | None = None,
+        caption: str | list[str] | None = None,
+        windows: str = "read",
+    ) -> Drawing:
         """Reconstructions of (n, C, H, W) images in [0, 1], with the ``windows`` ("read": where
         it looked at the image, "write": where it drew) of each step; an alignDRAW model
         also reads the images' ``caption`` (one, or one per image)."""
@@ -176,5 +209,7 @@ class Drawer:
             ids, lengths, words = self._captions(len(images), caption)
             out = self.model(images, ids, lengths, generator=generator)
             weights = out.word_weights.cpu() if words else None
-        chosen, n = (out.read_windows, self.model.read_n) if windows == "read" else (out.write_windows, self.model.write_n)
+        chosen, n = (
+            (out.read_windows, self.model.read_n) if windows == "read" else (out.write_windows, self.model.write_n)
+        )
         return Drawing(torch.sigmoid(out.canvases).cpu(), Windows.stack(chosen, n) if chosen else None, words, weights)

@@ -31,7 +31,7 @@ class Judge:
         self.model, self.data = model.eval(), data
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> "Judge":
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> Judge:
         checkpoint, info = load_checkpoint(path, map_location, ("judge",), "a judge")
         if not info.get("data"):
             raise CheckpointError(f"{path}: a judge checkpoint without its data settings")
@@ -44,7 +44,12 @@ class Judge:
         from .. import data as data_modules
 
         module_class = getattr(data_modules, self.data["class"])
-        args = {**self.data["init_args"], "test_split": split if split != "val" else "test", "test_size": size, "val_size": size}
+        args = {
+            **self.data["init_args"],
+            "test_split": split if split != "val" else "test",
+            "test_size": size,
+            "val_size": size,
+        }
         return module_class(**args).make_splits()["val" if split == "val" else "test"]
 
     @torch.no_grad()
@@ -70,11 +75,15 @@ class JudgeReport:
 
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v:.1%}" for k, v in self.attributes.items())
-        return (f"{self.split}: {self.scenes} captions; judge on real images {self.real_accuracy:.1%}; "
-                f"generated images drawn as captioned {self.generated_accuracy:.1%} ({parts})")
+        return (
+            f"{self.split}: {self.scenes} captions; judge on real images {self.real_accuracy:.1%}; "
+            f"generated images drawn as captioned {self.generated_accuracy:.1%} ({parts})"
+        )
 
 
-def judge_drawer(drawer, judge: Judge, split: str = "test", count: int = 500, batch_size: int = 100, seed: int = 0) -> JudgeReport:
+def judge_drawer(
+    drawer, judge: Judge, split: str = "test", count: int = 500, batch_size: int = 100, seed: int = 0
+) -> JudgeReport:
     """Draw an image from the main caption of each of ``count`` scenes of ``split`` and judge it.
 
     Args:

@@ -47,7 +47,9 @@ class Trained:
     extra: dict = field(default_factory=dict)  # the rest of a checkpoint's record
 
 
-def load_trained(spec: str | Path, kinds: tuple[str, ...], what: str, map_location: str | torch.device = "cpu") -> Trained:
+def load_trained(
+    spec: str | Path, kinds: tuple[str, ...], what: str, map_location: str | torch.device = "cpu"
+) -> Trained:
     """The trained model ``spec`` names: a shipped name, a folder, a checkpoint file or a Hub
     id. One of ``kinds``, or a one-line :class:`CheckpointError` saying it is not ``what``."""
     text = str(spec)
@@ -62,7 +64,9 @@ def load_trained(spec: str | Path, kinds: tuple[str, ...], what: str, map_locati
     elif Path(text).suffix.lower() in (".ckpt", ".pt", ".pth"):
         raise CheckpointError(f"{text}: no such checkpoint file")
     else:
-        raise CheckpointError(f"{text}: no such file or folder, and not a shipped model (shipped: {', '.join(SHIPPED)})")
+        raise CheckpointError(
+            f"{text}: no such file or folder, and not a shipped model (shipped: {', '.join(SHIPPED)})"
+        )
     if kinds and trained.kind not in kinds:
         raise CheckpointError(f"{text}: a {trained.kind} model, not {what}")
     return trained
@@ -73,8 +77,16 @@ def _from_checkpoint(path: Path, map_location) -> Trained:
     vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None
     rest = {k: v for k, v in info.items() if k not in ("kind", "model_class", "model_config", "vocab")}
     image_size = info.get("image_size")
-    return Trained(info.get("kind", ""), info.get("model_class", ""), info.get("model_config") or {},
-                   model_weights(checkpoint), str(path), vocab, {"image_size": image_size} if image_size else {}, extra=rest)
+    return Trained(
+        info.get("kind", ""),
+        info.get("model_class", ""),
+        info.get("model_config") or {},
+        model_weights(checkpoint),
+        str(path),
+        vocab,
+        {"image_size": image_size} if image_size else {},
+        extra=rest,
+    )
 
 
 def _from_folder(folder: Path, source: str) -> Trained:
@@ -86,8 +98,17 @@ def _from_folder(folder: Path, source: str) -> Trained:
     except (KeyError, TypeError, ValueError) as err:
         raise FolderError(f"{folder / CONFIG}: its vocabulary is damaged ({err})") from err
     packaged = list(config["weights"].get("packaged", {}).get("prefixes", []))
-    return Trained(config["kind"], config["model_class"], config["model_config"], state, source, vocab,
-                   config.get("preprocessing", {}), config.get("meta", {}), packaged)
+    return Trained(
+        config["kind"],
+        config["model_class"],
+        config["model_config"],
+        state,
+        source,
+        vocab,
+        config.get("preprocessing", {}),
+        config.get("meta", {}),
+        packaged,
+    )
 
 
 def _download(repo_id: str) -> Path:
@@ -97,8 +118,10 @@ def _download(repo_id: str) -> Path:
 
         return Path(snapshot_download(repo_id, allow_patterns=[CONFIG, WEIGHTS, CARD]))
     except Exception as err:  # offline, no such repository, no permission: one line either way
-        raise FolderError(f"{repo_id}: no such file or folder, not a shipped model (shipped: {', '.join(SHIPPED)}), "
-                          f"and not downloadable from the Hugging Face Hub ({type(err).__name__})") from err
+        raise FolderError(
+            f"{repo_id}: no such file or folder, not a shipped model (shipped: {', '.join(SHIPPED)}), "
+            f"and not downloadable from the Hugging Face Hub ({type(err).__name__})"
+        ) from err
 
 
 def build(trained: Trained, map_location: str | torch.device = "cpu") -> nn.Module:
@@ -112,8 +135,10 @@ def build(trained: Trained, map_location: str | torch.device = "cpu") -> nn.Modu
     free = free_bytes(map_location)
     if free is not None and size > 0.8 * free:
         count = sum(t.numel() for t in skeleton.state_dict().values())
-        raise CheckpointError(f"{trained.source}: its config builds a model of {count / 1e6:,.0f}M weights "
-                              f"({size / 2**30:.1f} GiB), more than the {free / 2**30:.1f} GiB free")
+        raise CheckpointError(
+            f"{trained.source}: its config builds a model of {count / 1e6:,.0f}M weights "
+            f"({size / 2**30:.1f} GiB), more than the {free / 2**30:.1f} GiB free"
+        )
     model = _build(trained, trained.model_config, None)
     model.load_state_dict({**model.state_dict(), **trained.state})
     return model.to(map_location).eval()
@@ -127,7 +152,9 @@ def _build(trained: Trained, config: dict, device: torch.device | None) -> nn.Mo
             return build_model(trained.model_class, copy.deepcopy(config))
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({reason})") from err
+        raise CheckpointError(
+            f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({reason})"
+        ) from err
 
 
 def _without_weights(config: dict) -> dict:
@@ -139,21 +166,29 @@ def _without_weights(config: dict) -> dict:
     return config
 
 
-def check_weights(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], packaged: list[str], source: str) -> None:
+def check_weights(
+    own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], packaged: list[str], source: str
+) -> None:
     """``state`` together with the ``packaged`` prefixes (built from a package's weights) must
     cover the model's tensors ``own`` exactly, shape for shape, with finite values."""
     prefixes = tuple(packaged)
     missing = sorted(k for k in own if k not in state and not (prefixes and k.startswith(prefixes)))
     unexpected = sorted(k for k in state if k not in own)
     if missing or unexpected:
-        parts = [f"{len(names)} {label} (e.g. {names[0]})" for label, names in (("missing", missing), ("unexpected", unexpected)) if names]
+        parts = [
+            f"{len(names)} {label} (e.g. {names[0]})"
+            for label, names in (("missing", missing), ("unexpected", unexpected))
+            if names
+        ]
         raise CheckpointError(f"{source}: the weights do not fit the model its config builds: {', '.join(parts)}")
-    for name in own:  # in the model's own order, so the first mismatch named is always the same
+    for name, expected in own.items():  # in the model's own order: the first mismatch named is always the same
         if name not in state:
             continue
         tensor = state[name]
-        if tensor.shape != own[name].shape:
-            raise CheckpointError(f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(own[name].shape)}")
+        if tensor.shape != expected.shape:
+            raise CheckpointError(
+                f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(expected.shape)}"
+            )
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{source}: {name} holds NaN or infinite values (a diverged run?)")
 
@@ -180,9 +215,17 @@ def packaged_trunk(model: nn.Module) -> list[str]:
     return prefixes
 
 
-def save_trained(folder: str | Path, kind: str, model: nn.Module, vocab: Vocabulary | None = None,
-                 preprocessing: dict | None = None, meta: dict | None = None, dtype: str = "float32",
-                 card: str | None = None, overwrite: bool = False) -> Path:
+def save_trained(
+    folder: str | Path,
+    kind: str,
+    model: nn.Module,
+    vocab: Vocabulary | None = None,
+    preprocessing: dict | None = None,
+    meta: dict | None = None,
+    dtype: str = "float32",
+    card: str | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Write ``model`` as a model folder that :func:`load_trained` reads back."""
     config = copy.deepcopy(model.config)
     state = model.state_dict()
@@ -195,7 +238,13 @@ def save_trained(folder: str | Path, kind: str, model: nn.Module, vocab: Vocabul
         config["encoder"]["weights"] = "DEFAULT"  # built from the package's file, then the stored tensors
         state = {k: v for k, v in state.items() if not k.startswith(tuple(prefixes))}
         weights["packaged"] = {"prefixes": prefixes, "package": spec.pip_name, "file": spec.file, "sha256": spec.sha256}
-    record = {"kind": kind, "model_class": type(model).__name__, "model_config": config,
-              "vocab": None if vocab is None else vocab.to_dict(), "preprocessing": preprocessing or {},
-              "meta": meta or {}, "weights": weights}
+    record = {
+        "kind": kind,
+        "model_class": type(model).__name__,
+        "model_config": config,
+        "vocab": None if vocab is None else vocab.to_dict(),
+        "preprocessing": preprocessing or {},
+        "meta": meta or {},
+        "weights": weights,
+    }
     return write_folder(folder, record, state, dtype=dtype, card=card, overwrite=overwrite)

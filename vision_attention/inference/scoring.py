@@ -19,8 +19,13 @@ from ..resources import check_int
 from .captioner import Captioner
 
 
-def caption_records(captioner: Captioner, records: Sequence[CaptionedImage], beam_size: int = 3, batch_size: int = 32,
-                    progress: bool = False) -> list[list[str]]:
+def caption_records(
+    captioner: Captioner,
+    records: Sequence[CaptionedImage],
+    beam_size: int = 3,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[list[str]]:
     """The words of each record's photo, captioned in batches."""
     from tqdm.auto import tqdm
 
@@ -34,8 +39,9 @@ def caption_records(captioner: Captioner, records: Sequence[CaptionedImage], bea
     return words
 
 
-def score_captions(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]],
-                   official: bool = True) -> dict[str, float | None]:
+def score_captions(
+    hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]], official: bool = True
+) -> dict[str, float | None]:
     """The metrics of captions against their references (token lists)."""
     metrics: dict[str, float | None] = dict(caption_metrics(hypotheses, references))
     metrics["distinct_captions"] = len({tuple(h) for h in hypotheses}) / max(len(hypotheses), 1)
@@ -49,8 +55,14 @@ def score_captions(hypotheses: Sequence[Sequence[str]], references: Sequence[Seq
     return metrics
 
 
-def score_captioner(captioner: Captioner, records: Sequence[CaptionedImage], beam_size: int = 3, batch_size: int = 32,
-                    official: bool = True, progress: bool = False) -> dict[str, float | None]:
+def score_captioner(
+    captioner: Captioner,
+    records: Sequence[CaptionedImage],
+    beam_size: int = 3,
+    batch_size: int = 32,
+    official: bool = True,
+    progress: bool = False,
+) -> dict[str, float | None]:
     """``captioner``'s metrics on ``records`` (e.g. one split of :func:`read_caption_records`)."""
     hypotheses = caption_records(captioner, records, beam_size, batch_size, progress)
     return score_captions(hypotheses, [r.captions for r in records], official)

@@ -14,7 +14,9 @@ from .loading import build, load_trained, save_trained
 USE = {"classifier": "Classifier", "translator": "Translator"}
 
 
-def load_text_model(path: str | Path, kind: str, map_location: str | torch.device) -> tuple[torch.nn.Module, Vocabulary]:
+def load_text_model(
+    path: str | Path, kind: str, map_location: str | torch.device
+) -> tuple[torch.nn.Module, Vocabulary]:
     """The ``kind`` ("classifier" or "translator") model of a checkpoint or model folder and
     its vocabulary; one of the other kind is refused with one line naming the class that reads it."""
     trained = load_trained(path, tuple(USE), "a text model", map_location)
@@ -48,8 +50,14 @@ class TextInference:
     def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):
         return cls.from_pretrained(path, map_location)
 
-    def save_pretrained(self, folder: str | Path, dtype: str = "float32", card: str | None = None,
-                        meta: dict | None = None, overwrite: bool = False) -> Path:
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        dtype: str = "float32",
+        card: str | None = None,
+        meta: dict | None = None,
+        overwrite: bool = False,
+    ) -> Path:
         """Write a model folder that :meth:`from_pretrained` reads back."""
         preprocessing = {"tokenizer": "vision_attention.vocab.tokenize"}
         return save_trained(folder, self.kind, self.model, self.vocab, preprocessing, meta, dtype, card, overwrite)

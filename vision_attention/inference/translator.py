@@ -39,5 +39,7 @@ class Translator(TextInference):
             length = int(decoded.lengths[i])
             words = self.vocab.decode(decoded.tokens[i, :length].tolist())  # stops before <end>
             target = words + ["<end>"] * (length - len(words))
-            results.append(Translation("".join(words), list(source), target, decoded.alphas[i, :length, : len(source)].cpu()))
+            results.append(
+                Translation("".join(words), list(source), target, decoded.alphas[i, :length, : len(source)].cpu())
+            )
         return results

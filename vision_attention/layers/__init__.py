@@ -3,10 +3,10 @@ masks are bool with True = may attend, built by :func:`padding_mask` / :func:`ca
 
 from .additive import AdditiveAttention, additive_scores
 from .additive_steps import StepwiseAdditiveAttention
+from .attend import KeyedAttention, attend, masked_softmax, weighted_sum
 from .gaussian import GaussianAttention, GaussianWindow, filterbank, place_window
 from .local import LocalAttention
 from .luong import LuongAttention
-from .attend import KeyedAttention, attend, masked_softmax, weighted_sum
 from .masks import causal_mask, padding_mask
 from .multihead import MultiHeadAttention
 from .pooling import AttentionPooling
@@ -17,12 +17,12 @@ from .spatial import HardAttention, HardAttentionOutput, SoftAttention, sample_l
 
 __all__ = [
     "AdditiveAttention",
-    "KeyedAttention",
     "AttentionPooling",
     "GaussianAttention",
     "GaussianWindow",
     "HardAttention",
     "HardAttentionOutput",
+    "KeyedAttention",
     "LocalAttention",
     "LuongAttention",
     "MultiHeadAttention",
@@ -35,9 +35,9 @@ __all__ = [
     "causal_mask",
     "filterbank",
     "lstm_update",
-    "place_window",
     "masked_softmax",
     "padding_mask",
+    "place_window",
     "sample_location",
     "sinusoids",
     "weighted_sum",

@@ -18,7 +18,6 @@ from torch import Tensor, nn
 
 from .attend import KeyedAttention
 
-
 CPU_BLOCK_ELEMENTS = 1 << 21  # 8 MB of float32: the block additive_scores works in on a CPU
 
 
@@ -39,7 +38,9 @@ def additive_scores(projected_query: Tensor, projected_keys: Tensor, v: nn.Linea
     per_sequence = projected_keys[0].numel() * (projected_query.shape[1] if projected_query.dim() == 3 else 1)
     rows = max(1, CPU_BLOCK_ELEMENTS // per_sequence)
     if projected_query.device.type == "cpu" and projected_query.shape[0] > rows:
-        return torch.cat([_additive_scores(q, k, v) for q, k in zip(projected_query.split(rows), projected_keys.split(rows))])
+        return torch.cat(
+            [_additive_scores(q, k, v) for q, k in zip(projected_query.split(rows), projected_keys.split(rows))]
+        )
     return _additive_scores(projected_query, projected_keys, v)
 
 

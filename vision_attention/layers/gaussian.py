@@ -93,7 +93,9 @@ def tiling_bias(height: int, width: int, n: int) -> Tensor:
     val bound 201 against 167 after 900 steps)."""
     side = max(height, width)
     stride = side / n
-    return torch.tensor([0.0, 0.0, 2 * math.log(stride / 2), math.log(stride / (max(side - 1, 1) / max(n - 1, 1))), 0.0])
+    return torch.tensor(
+        [0.0, 0.0, 2 * math.log(stride / 2), math.log(stride / (max(side - 1, 1) / max(n - 1, 1))), 0.0]
+    )
 
 
 class GaussianAttention(nn.Module):

@@ -24,8 +24,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from .luong import LuongAttention, LuongScore
 from .attend import key_mask_for, masked_softmax, weighted_sum
+from .luong import LuongAttention, LuongScore
 
 
 class LocalAttention(nn.Module):

@@ -54,9 +54,7 @@ class LuongAttention(KeyedAttention):
         if score not in ("dot", "general", "concat"):
             raise ValueError(f"LuongAttention: score must be dot, general or concat, got {score!r}")
         if score == "dot" and query_dim != key_dim:
-            raise ValueError(
-                f"LuongAttention: the dot score needs query_dim == key_dim, got {query_dim} and {key_dim}"
-            )
+            raise ValueError(f"LuongAttention: the dot score needs query_dim == key_dim, got {query_dim} and {key_dim}")
         self.score = score
         if score == "general":
             self.key_proj = nn.Linear(key_dim, query_dim, bias=False)  # W_a

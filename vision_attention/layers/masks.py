@@ -33,6 +33,4 @@ def causal_mask(query_len: int, key_len: int | None = None, device=None) -> Tens
         Bool tensor (T, S), True where the position may be attended.
     """
     key_len = query_len if key_len is None else key_len
-    return torch.ones(query_len, key_len, dtype=torch.bool, device=device).tril(
-        key_len - query_len
-    )  # (T, S)
+    return torch.ones(query_len, key_len, dtype=torch.bool, device=device).tril(key_len - query_len)  # (T, S)

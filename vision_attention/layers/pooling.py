@@ -47,8 +47,6 @@ class AttentionPooling(nn.Module):
         if self.bias is not None:
             seq_len = x.shape[1]
             if seq_len > self.max_len:
-                raise ValueError(
-                    f"AttentionPooling: sequence length {seq_len} exceeds max_len={self.max_len}"
-                )
+                raise ValueError(f"AttentionPooling: sequence length {seq_len} exceeds max_len={self.max_len}")
             scores = scores + self.bias[:seq_len]  # (B, S)
         return attend(torch.tanh(scores), x, mask)

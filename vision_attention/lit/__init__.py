@@ -8,5 +8,17 @@ from .judging import JudgeModule
 from .self_critical import SelfCriticalModule
 from .text import ClassifierModule, Seq2SeqModule
 
-__all__ = ["AlignDrawModule", "BudgetDecay", "CaptioningModule", "ClassifierModule", "DrawModule", "ElapsedMinutes",
-           "EMAWeights", "JudgeModule", "SaveLastOnStop", "SelfCriticalModule", "Seq2SeqModule", "VisionModule"]
+__all__ = [
+    "AlignDrawModule",
+    "BudgetDecay",
+    "CaptioningModule",
+    "ClassifierModule",
+    "DrawModule",
+    "EMAWeights",
+    "ElapsedMinutes",
+    "JudgeModule",
+    "SaveLastOnStop",
+    "SelfCriticalModule",
+    "Seq2SeqModule",
+    "VisionModule",
+]

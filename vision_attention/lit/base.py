@@ -46,8 +46,13 @@ class VisionModule(L.LightningModule):
         return {}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[KEY] = {"kind": self.kind, "model_class": type(self.model).__name__, "model_config": self.model.config,
-                           "vocab": None if self.vocab is None else self.vocab.to_dict(), **self.checkpoint_extra()}
+        checkpoint[KEY] = {
+            "kind": self.kind,
+            "model_class": type(self.model).__name__,
+            "model_config": self.model.config,
+            "vocab": None if self.vocab is None else self.vocab.to_dict(),
+            **self.checkpoint_extra(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get(KEY, {})

@@ -101,7 +101,10 @@ class SaveLastOnStop(L.Callback):
         self._restore_sigint()
         # SIGTERM during validation: Lightning stops there, between two training steps.
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit" and trainer.world_size == 1:
-            print(f"SIGTERM: saved {self.save(trainer)} at step {trainer.global_step}; resume with --ckpt_path last", flush=True)
+            print(
+                f"SIGTERM: saved {self.save(trainer)} at step {trainer.global_step}; resume with --ckpt_path last",
+                flush=True,
+            )
 
     def save(self, trainer) -> str | None:
         """Write ``last.ckpt`` beside the ModelCheckpoint's files (the one that keeps a last)."""

@@ -87,7 +87,9 @@ class CaptioningModule(VisionModule):
         if reinforce_baseline not in ("average", "expected"):
             raise ValueError(f"reinforce_baseline must be 'average' or 'expected', got {reinforce_baseline!r}")
         self.save_hyperparameters(ignore=["model"])
-        self.register_buffer("baseline", torch.zeros(MAX_WORDS + 1))  # REINFORCE baseline per number of words, saved with the run
+        self.register_buffer(
+            "baseline", torch.zeros(MAX_WORDS + 1)
+        )  # REINFORCE baseline per number of words, saved with the run
         self._eval: dict[str, list] = {}
 
     # ----- wiring ------------------------------------------------------------------
@@ -109,7 +111,9 @@ class CaptioningModule(VisionModule):
         from_scratch = encoder is not None and getattr(encoder, "config", {}).get("name") == "tiny"
         groups = [{"params": decoder_params, "lr": self.hparams.lr}]
         if encoder_params:
-            groups.append({"params": encoder_params, "lr": self.hparams.lr if from_scratch else self.hparams.encoder_lr})
+            groups.append(
+                {"params": encoder_params, "lr": self.hparams.lr if from_scratch else self.hparams.encoder_lr}
+            )
         optimizer = torch.optim.Adam if self.hparams.optimizer == "adam" else torch.optim.RMSprop
         return optimizer(groups, weight_decay=self.hparams.weight_decay)
 
@@ -126,9 +130,13 @@ class CaptioningModule(VisionModule):
         updating the baseline)."""
         captions, lengths = batch["captions"], batch["lengths"]
         sampling = self.training and self.model.attention_type == "hard"
-        expectation = torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
+        expectation = (
+            torch.rand(len(captions), device=self.device) < self.hparams.expectation_prob if sampling else False
+        )
         out = self.model(features, captions, sample_attention=sampling, expectation=expectation, lengths=lengths)
-        loss, word_nll, penalty = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic)
+        loss, word_nll, penalty = caption_loss(
+            out.logits, captions[:, 1:], out.alphas, lengths, self.hparams.doubly_stochastic
+        )
         words = lengths - 1  # (B,)
         result = {"loss": loss, "nll": word_nll.sum() / words.sum(), "penalty": penalty.mean()}
         if sampling:
@@ -140,8 +148,14 @@ class CaptioningModule(VisionModule):
             if self.hparams.reinforce_baseline == "expected":
                 reference = self.expected_rewards(features, captions, lengths, ~expectation, to_go)
             reinforce = hard_attention_loss(
-                word_nll, out.log_probs, out.entropies, lengths, reference + self.baseline[rewarded],
-                self.hparams.reinforce_weight, self.hparams.entropy_weight, to_go,
+                word_nll,
+                out.log_probs,
+                out.entropies,
+                lengths,
+                reference + self.baseline[rewarded],
+                self.hparams.reinforce_weight,
+                self.hparams.entropy_weight,
+                to_go,
             )  # (B,), normalised per word like the caption loss
             result["loss"] = loss + reinforce.sum() / words.sum()
             use = ~expectation[:, None] & (rewarded > 0)  # sampled captions, real steps
@@ -177,7 +191,9 @@ class CaptioningModule(VisionModule):
         features = self.features(batch)
         result = self.losses(batch, features)
         if split == "train":
-            self.log_dict({f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["captions"]))
+            self.log_dict(
+                {f"train/{k}": v for k, v in result.items()}, prog_bar=True, batch_size=len(batch["captions"])
+            )
         else:
             self.log(f"{split}/tf_loss", result["loss"], batch_size=len(batch["captions"]))
             self._decode(batch, features, split)

@@ -42,8 +42,9 @@ class DrawModule(_BoundModule):
 
     kind = "drawer"
 
-    def __init__(self, model: DRAW, lr: float = 1e-3, beta1: float = 0.5, iwae_samples: int = 0,
-                 compile_steps: bool = False) -> None:
+    def __init__(
+        self, model: DRAW, lr: float = 1e-3, beta1: float = 0.5, iwae_samples: int = 0, compile_steps: bool = False
+    ) -> None:
         super().__init__(model.compile_steps() if compile_steps else model)
         self.save_hyperparameters(ignore=["model"])
 

@@ -39,7 +39,9 @@ class JudgeModule(VisionModule):
     def model_step(self, batch: dict, split: str) -> torch.Tensor:
         targets = attribute_targets(self.model.schema, batch["scenes"], self.device)
         logits = self.model(batch["images"])
-        loss = sum(F.cross_entropy(logits[n], t, ignore_index=IGNORE) for n, t in targets.items() if (t != IGNORE).any())
+        loss = sum(
+            F.cross_entropy(logits[n], t, ignore_index=IGNORE) for n, t in targets.items() if (t != IGNORE).any()
+        )
         accuracy = judged_correct(logits, targets).float().mean()
         self.log_dict({f"{split}/loss": loss, f"{split}/acc": accuracy}, prog_bar=True, batch_size=len(batch["images"]))
         return loss

@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 
-from ..checkpoints import CheckpointError, KEY, find_run_checkpoint, load_checkpoint, model_weights
+from ..checkpoints import KEY, CheckpointError, find_run_checkpoint, load_checkpoint, model_weights
 from ..metrics import CiderD
 from ..model_folders import is_model_folder, read_folder
 from ..models.self_critical import self_critical_loss
@@ -58,8 +58,9 @@ class SelfCriticalModule(CaptioningModule):
         max_len: int = 30,
         official_metrics: bool = False,
     ) -> None:
-        super().__init__(model, lr=lr, encoder_lr=encoder_lr, beam_size=beam_size, max_len=max_len,
-                         official_metrics=official_metrics)
+        super().__init__(
+            model, lr=lr, encoder_lr=encoder_lr, beam_size=beam_size, max_len=max_len, official_metrics=official_metrics
+        )
         if baseline not in ("greedy", "mean"):
             raise ValueError(f"baseline must be 'greedy' or 'mean', got {baseline!r}")
         # The parent saved this frame's arguments as hyperparameters, but under LightningCLI only
@@ -118,9 +119,18 @@ class SelfCriticalModule(CaptioningModule):
             refs = [references[i] for i in images.tolist()]
             return torch.tensor(self.cider.scores(words, refs), device=tokens.device)
 
-        out = self_critical_loss(self.model, features, reward, self.hparams.samples, self.hparams.baseline,
-                                 self.hparams.sample_len)
+        out = self_critical_loss(
+            self.model, features, reward, self.hparams.samples, self.hparams.baseline, self.hparams.sample_len
+        )
         distinct = len({tuple(t) for t in out.samples.tokens.tolist()}) / len(out.samples.tokens)
-        self.log_dict({"train/loss": out.loss, "train/reward": out.rewards.mean(), "train/baseline": out.baselines.mean(),
-                       "train/distinct_samples": distinct}, prog_bar=True, batch_size=len(features))
+        self.log_dict(
+            {
+                "train/loss": out.loss,
+                "train/reward": out.rewards.mean(),
+                "train/baseline": out.baselines.mean(),
+                "train/distinct_samples": distinct,
+            },
+            prog_bar=True,
+            batch_size=len(features),
+        )
         return out.loss

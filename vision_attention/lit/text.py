@@ -1,6 +1,7 @@
 """LightningModules for the text models: sentence classification and sequence to
 sequence. Checkpoints carry the model's class, config and vocabulary, so that
-:class:`~vision_attention.inference.Classifier` and :class:`~vision_attention.inference.Translator` can use them alone."""
+:class:`~vision_attention.inference.Classifier` and :class:`~vision_attention.inference.Translator` can use them
+alone."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class ClassifierModule(_TextModule):
 def exact_match(tokens: torch.Tensor, target_out: torch.Tensor) -> torch.Tensor:
     """Per row: do the decoded tokens (B, T') equal the reference (B, T) up to and including <end>?"""
     width = max(tokens.shape[1], target_out.shape[1])
-    pad = lambda x: F.pad(x, (0, width - x.shape[1]))  # noqa: E731  <pad> = 0 after <end> on both sides
+    pad = lambda x: F.pad(x, (0, width - x.shape[1]))
     return (pad(tokens) == pad(target_out)).all(1)
 
 
@@ -80,7 +81,9 @@ class Seq2SeqModule(_TextModule):
         if split == "train":
             return loss
         decoded = greedy(self.model, batch["source"], max_len=self.hparams.max_len)
-        self.log(f"{split}/exact", exact_match(decoded.tokens, target[:, 1:]).float().mean(), prog_bar=True, batch_size=size)
+        self.log(
+            f"{split}/exact", exact_match(decoded.tokens, target[:, 1:]).float().mean(), prog_bar=True, batch_size=size
+        )
         if split == "test":
             decoded = beam_search(self.model, batch["source"], self.hparams.beam_size, max_len=self.hparams.max_len)
             self.log(f"{split}/exact_beam", exact_match(decoded.tokens, target[:, 1:]).float().mean(), batch_size=size)

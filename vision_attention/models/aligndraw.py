@@ -87,11 +87,24 @@ class AlignDRAW(nn.Module):
         channels = image_shape[0]
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
-        self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
-                       "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
-                       "likelihood": likelihood, "vocab_size": vocab_size, "embed_dim": embed_dim,
-                       "lang_dim": lang_dim, "align_dim": align_dim}
-        reader, writer, read_size, write_size = window_parts(image_shape, read_n, write_n, dec_dim, attention, likelihood)
+        self.config = {
+            "image_shape": list(image_shape),
+            "steps": steps,
+            "read_n": read_n,
+            "write_n": write_n,
+            "enc_dim": enc_dim,
+            "dec_dim": dec_dim,
+            "z_dim": z_dim,
+            "attention": attention,
+            "likelihood": likelihood,
+            "vocab_size": vocab_size,
+            "embed_dim": embed_dim,
+            "lang_dim": lang_dim,
+            "align_dim": align_dim,
+        }
+        reader, writer, read_size, write_size = window_parts(
+            image_shape, read_n, write_n, dec_dim, attention, likelihood
+        )
         if attention:  # DRAW's Gaussian read and write; without them, whole images
             self.reader, self.writer = reader, writer
         self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)  # LSTM_inf
@@ -106,7 +119,7 @@ class AlignDRAW(nn.Module):
         self.prior = nn.Linear(dec_dim, 2 * z_dim)  # mu, log sigma before their tanh
 
     @classmethod
-    def from_config(cls, config: dict) -> "AlignDRAW":
+    def from_config(cls, config: dict) -> AlignDRAW:
         return cls(**{**config, "image_shape": tuple(config["image_shape"])})
 
     def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
@@ -138,10 +151,14 @@ class AlignDRAW(nn.Module):
     def _attend(self, h_dec: Tensor, words: Tensor, mask: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         return self.align(h_dec, words, mask=mask, projected_keys=keys)
 
-    def forward(self, x: Tensor, captions: Tensor, lengths: Tensor, generator: torch.Generator | None = None) -> AlignDrawOutput:
+    def forward(
+        self, x: Tensor, captions: Tensor, lengths: Tensor, generator: torch.Generator | None = None
+    ) -> AlignDrawOutput:
         """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] given its captions (B, S)."""
         words, mask, keys = self.encode_caption(captions, lengths)
-        h_enc, c_enc, h_dec, c_dec = zero_states(x.shape[0], self.encoder.hidden_size, self.decoder.hidden_size, x.device, x.dtype)
+        h_enc, c_enc, h_dec, c_dec = zero_states(
+            x.shape[0], self.encoder.hidden_size, self.decoder.hidden_size, x.device, x.dtype
+        )
         canvas = torch.zeros_like(x)
         trace = []
         for _ in range(self.steps):
@@ -162,7 +179,9 @@ class AlignDRAW(nn.Module):
         """Draw one image per caption (B, S) from the prior, step by step."""
         words, mask, keys = self.encode_caption(captions, lengths)
         batch = captions.shape[0]
-        _, _, h_dec, c_dec = zero_states(batch, self.encoder.hidden_size, self.decoder.hidden_size, words.device, words.dtype)
+        _, _, h_dec, c_dec = zero_states(
+            batch, self.encoder.hidden_size, self.decoder.hidden_size, words.device, words.dtype
+        )
         canvas = torch.zeros(batch, *self.image_shape, device=words.device, dtype=words.dtype)
         trace = []
         for _ in range(self.steps):
@@ -177,10 +196,15 @@ class AlignDRAW(nn.Module):
         canvases, mus, log_sigmas, zs, reads, writes, prior_mus, prior_log_sigmas, weights = zip(*trace)
         stack = torch.stack
         return AlignDrawOutput(
-            stack(canvases), stack(mus), stack(log_sigmas), stack(zs),
+            stack(canvases),
+            stack(mus),
+            stack(log_sigmas),
+            stack(zs),
             list(reads) if self.attention and with_reads else None,
             list(writes) if self.attention else None,
-            stack(prior_mus), stack(prior_log_sigmas), stack(weights),
+            stack(prior_mus),
+            stack(prior_log_sigmas),
+            stack(weights),
         )
 
 

@@ -87,8 +87,14 @@ def _sequential(
 
 
 @torch.no_grad()
-def greedy(model: StepDecoder, encoded: Tensor, start_id: int = START_ID, end_id: int = END_ID, max_len: int = 30,
-           suppressed: tuple[int, ...] = SUPPRESSED) -> Decoded:
+def greedy(
+    model: StepDecoder,
+    encoded: Tensor,
+    start_id: int = START_ID,
+    end_id: int = END_ID,
+    max_len: int = 30,
+    suppressed: tuple[int, ...] = SUPPRESSED,
+) -> Decoded:
     """The most likely word at every step."""
     return _sequential(model, encoded, start_id, end_id, max_len, lambda logits: logits.argmax(-1), suppressed)
 
@@ -173,7 +179,9 @@ def beam_search(
         rows = (offsets + parent).view(-1)  # (N,)
         was_finished = finished.gather(1, parent)  # (B, K)
         alpha = out.alpha.index_select(0, rows).masked_fill(was_finished.view(-1, 1), 0.0)  # (N, L)
-        alphas = alpha.unsqueeze(1) if alphas is None else torch.cat([alphas.index_select(0, rows), alpha.unsqueeze(1)], 1)
+        alphas = (
+            alpha.unsqueeze(1) if alphas is None else torch.cat([alphas.index_select(0, rows), alpha.unsqueeze(1)], 1)
+        )
         seqs = torch.cat([seqs.index_select(0, rows), word.view(-1, 1)], 1)  # (N, t)
         state = _select(out.state, rows)
         finished = was_finished | (word == end_id)
@@ -183,6 +191,6 @@ def beam_search(
     lengths = (seqs != pad_id).sum(1).view(batch, k)  # (B, K)
     ranking = scores / lengths.clamp_min(1).float() ** length_penalty if length_penalty else scores
     best = ranking.argmax(1)  # (B,)
-    chosen = (offsets.squeeze(1) + best)  # (B,)
-    pick = lambda x: x.gather(1, best[:, None]).squeeze(1)  # noqa: E731
+    chosen = offsets.squeeze(1) + best  # (B,)
+    pick = lambda x: x.gather(1, best[:, None]).squeeze(1)
     return Decoded(seqs[chosen], pick(scores), alphas[chosen], pick(lengths), pick(ranking))

@@ -85,8 +85,9 @@ def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Te
 
 
 # ----- the parts DRAW and alignDRAW share -------------------------------------------------
-def window_parts(image_shape: tuple[int, int, int], read_n: int, write_n: int, dec_dim: int, attention: bool,
-                 likelihood: str) -> tuple[GaussianAttention | None, GaussianAttention | None, int, int]:
+def window_parts(
+    image_shape: tuple[int, int, int], read_n: int, write_n: int, dec_dim: int, attention: bool, likelihood: str
+) -> tuple[GaussianAttention | None, GaussianAttention | None, int, int]:
     """DRAW's reader and writer, Gaussian windows placed by the decoder state (None without
     attention: whole images), and the sizes of what they read and write."""
     if likelihood not in ("bernoulli", "logistic"):
@@ -94,11 +95,17 @@ def window_parts(image_shape: tuple[int, int, int], read_n: int, write_n: int, d
     channels, height, width = image_shape
     if not attention:
         return None, None, 2 * channels * height * width, channels * height * width
-    return (GaussianAttention(dec_dim, height, width, read_n), GaussianAttention(dec_dim, height, width, write_n),
-            2 * channels * read_n * read_n, channels * write_n * write_n)
+    return (
+        GaussianAttention(dec_dim, height, width, read_n),
+        GaussianAttention(dec_dim, height, width, write_n),
+        2 * channels * read_n * read_n,
+        channels * write_n * write_n,
+    )
 
 
-def read(reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+def read(
+    reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tensor
+) -> tuple[Tensor, GaussianWindow | None]:
     """Eq. 27 through the reader's own :meth:`GaussianAttention.read`, or without attention
     (``reader`` None) the whole image and error image: -> (B, read size), the window."""
     if reader is None:
@@ -106,7 +113,9 @@ def read(reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tens
     return reader.read(x, x_hat, h_dec)
 
 
-def write(writer: GaussianAttention | None, content: Tensor, h_dec: Tensor, image_shape: tuple[int, int, int]) -> tuple[Tensor, GaussianWindow | None]:
+def write(
+    writer: GaussianAttention | None, content: Tensor, h_dec: Tensor, image_shape: tuple[int, int, int]
+) -> tuple[Tensor, GaussianWindow | None]:
     """Eq. 29 through the writer's own :meth:`GaussianAttention.write` of the (B, C*N*N)
     patch contents, or without attention (``writer`` None) the (B, C*H*W) canvas itself."""
     if writer is None:
@@ -123,7 +132,7 @@ def image_nll(likelihood: str, log_scale: Tensor | None, logits: Tensor, x: Tens
 
 def zero_states(batch: int, enc: int, dec: int, device, dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """h_enc, c_enc, h_dec, c_dec at t = 0: (B, enc) x 2, (B, dec) x 2."""
-    zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)  # noqa: E731
+    zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)
     return zeros(enc), zeros(enc), zeros(dec), zeros(dec)
 
 
@@ -178,10 +187,22 @@ class DRAW(nn.Module):
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_source = attention, likelihood, read_source
         self.read_n, self.write_n = read_n, write_n
-        self.config = {"image_shape": list(image_shape), "steps": steps, "read_n": read_n, "write_n": write_n,
-                       "enc_dim": enc_dim, "dec_dim": dec_dim, "z_dim": z_dim, "attention": attention,
-                       "likelihood": likelihood, "read_source": read_source, "backbone": None}
-        reader, writer, read_size, write_size = window_parts(image_shape, read_n, write_n, dec_dim, attention, likelihood)
+        self.config = {
+            "image_shape": list(image_shape),
+            "steps": steps,
+            "read_n": read_n,
+            "write_n": write_n,
+            "enc_dim": enc_dim,
+            "dec_dim": dec_dim,
+            "z_dim": z_dim,
+            "attention": attention,
+            "likelihood": likelihood,
+            "read_source": read_source,
+            "backbone": None,
+        }
+        reader, writer, read_size, write_size = window_parts(
+            image_shape, read_n, write_n, dec_dim, attention, likelihood
+        )
         if attention:
             self.reader, self.writer = reader, writer
         if read_source == "features":
@@ -197,12 +218,14 @@ class DRAW(nn.Module):
             self.log_scale = nn.Parameter(torch.full((channels,), -2.0))  # per channel, in [0, 1] units
 
     @classmethod
-    def from_config(cls, config: dict) -> "DRAW":
+    def from_config(cls, config: dict) -> DRAW:
         """Rebuild (with fresh weights) from :attr:`config`; the backbone from its own config
         (checkpoints before it was an object stored only the arguments that differ)."""
         backbone = None
         if config.get("read_source") == "features":
-            backbone = Backbone(**{"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(config.get("backbone") or {})})
+            backbone = Backbone(
+                **{"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(config.get("backbone") or {})}
+            )
         return cls(**{**config, "image_shape": tuple(config["image_shape"]), "backbone": backbone})
 
     def _feature_shape(self) -> tuple[int, int, int]:
@@ -221,7 +244,9 @@ class DRAW(nn.Module):
         return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
 
     # ----- read and write ---------------------------------------------------------
-    def _glimpse(self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor) -> tuple[Tensor, GaussianWindow]:
+    def _glimpse(
+        self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor
+    ) -> tuple[Tensor, GaussianWindow]:
         """Read with attention from the raw window parameters (B, 5)."""
         _, height, width = self.image_shape
         window = place_window(params, height, width, self.read_n)
@@ -240,7 +265,9 @@ class DRAW(nn.Module):
         window = place_window(params, height, width, self.write_n)
         return GaussianAttention.paint(content.view(-1, channels, self.write_n, self.write_n), window), window
 
-    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None) -> tuple[Tensor, GaussianWindow | None]:
+    def read(
+        self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None
+    ) -> tuple[Tensor, GaussianWindow | None]:
         """Eq. 27 (:func:`read`); a feature-map read places the same window on the map."""
         if features is None:
             return read(getattr(self, "reader", None), x, x_hat, h_dec)
@@ -284,15 +311,24 @@ class DRAW(nn.Module):
         batch = x.shape[0]
         read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
         dec_w, dec_b, sizes, enc_w, enc_b = self._fused_weights()
-        weights = (dec_w, dec_b, sizes, enc_w, enc_b, self.encoder.weight_ih[:, :read_size].t(), self.decoder.weight_ih.t())
+        weights = (
+            dec_w,
+            dec_b,
+            sizes,
+            enc_w,
+            enc_b,
+            self.encoder.weight_ih[:, :read_size].t(),
+            self.decoder.weight_ih.t(),
+        )
         features = self.feature_map(x) if self.read_source == "features" else None
         dec_proj, enc_proj = dec_b.expand(batch, -1), enc_b.expand(batch, -1)  # h_0 = 0
         _, c_enc, _, c_dec = self._states(batch, x.device, x.dtype)
         canvas = torch.zeros_like(x)  # (B, C, H, W) logits
         trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
-            canvas, c_enc, c_dec, enc_proj, dec_proj, out = self._step(x, features, canvas, c_enc, c_dec, enc_proj,
-                                                                       dec_proj, self._noise(x, generator), weights)
+            canvas, c_enc, c_dec, enc_proj, dec_proj, out = self._step(
+                x, features, canvas, c_enc, c_dec, enc_proj, dec_proj, self._noise(x, generator), weights
+            )
             trace.append(out)
         return self._output(trace)
 
@@ -319,7 +355,7 @@ class DRAW(nn.Module):
         canvas = canvas + written
         return canvas, c_enc, c_dec, enc_proj, dec_proj, (canvas, mu, log_sigma, z, read_window, write_window)
 
-    def compile_steps(self, **options) -> "DRAW":
+    def compile_steps(self, **options) -> DRAW:
         """Compile the step of :meth:`forward` with ``torch.compile`` (its elementwise ops
         fused, forward and backward): a faster training step after a one-off compilation of
         some seconds, and again for each new batch shape. Returns the model."""
@@ -371,7 +407,9 @@ class DRAW(nn.Module):
             canvases.append(canvas)
             writes.append(window)
         zeros = torch.zeros(self.steps, n, self.z_dim, device=device)  # the prior's mu and log sigma
-        return DrawOutput(torch.stack(canvases), zeros, zeros, torch.stack(zs), None, writes if self.attention else None)
+        return DrawOutput(
+            torch.stack(canvases), zeros, zeros, torch.stack(zs), None, writes if self.attention else None
+        )
 
 
 def draw_loss(model: DRAW, output: DrawOutput, x: Tensor) -> DrawLoss:
@@ -387,7 +425,9 @@ def log_normal(z: Tensor, mu: Tensor, log_sigma: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def importance_weighted_nll(model: DRAW, x: Tensor, samples: int = 10, generator: torch.Generator | None = None) -> Tensor:
+def importance_weighted_nll(
+    model: DRAW, x: Tensor, samples: int = 10, generator: torch.Generator | None = None
+) -> Tensor:
     """The k-sample importance-weighted bound -log mean_k p(x, z_k) / q(z_k | x) in nats per
     image (Burda et al. 2016, https://arxiv.org/abs/1509.00519): tighter than the ELBO,
     equal to it at k = 1 in expectation. Returns (B,)."""

@@ -12,13 +12,14 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
+from typing_extensions import Self
 
 
 class Flat(tuple):
     """The members' memories or states side by side as one flat tuple of batch-first tensors,
     which decoding selects and repeats row-wise like any memory or state."""
 
-    def __new__(cls, *tensors: Tensor) -> "Flat":
+    def __new__(cls, *tensors: Tensor) -> Self:
         return super().__new__(cls, tensors)
 
 

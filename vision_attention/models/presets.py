@@ -21,8 +21,15 @@ from .transformer import TransformerClassifier, TransformerSeq2Seq
 
 # ----- Show, Attend and Tell ---------------------------------------------------------------
 def _shapes_captioner(vocab_size: int, attention: str) -> ShowAttendTell:
-    return ShowAttendTell(vocab_size, Backbone("tiny", grid=None, width=32, downsample=4), embed_dim=64, hidden_dim=256,
-                          attn_dim=128, attention=attention, dropout=0.2)
+    return ShowAttendTell(
+        vocab_size,
+        Backbone("tiny", grid=None, width=32, downsample=4),
+        embed_dim=64,
+        hidden_dim=256,
+        attn_dim=128,
+        attention=attention,
+        dropout=0.2,
+    )
 
 
 def sat_soft_shapes(vocab_size: int) -> ShowAttendTell:
@@ -33,11 +40,13 @@ def sat_hard_shapes(vocab_size: int) -> ShowAttendTell:
     return _shapes_captioner(vocab_size, "hard")
 
 
-def _photo_captioner(vocab_size: int, backbone: str, weights: str | None, attention: str, hidden_dim: int,
-                     trainable_blocks: int = 0) -> ShowAttendTell:
+def _photo_captioner(
+    vocab_size: int, backbone: str, weights: str | None, attention: str, hidden_dim: int, trainable_blocks: int = 0
+) -> ShowAttendTell:
     encoder = Backbone(backbone, weights=weights, grid=None, trainable_blocks=trainable_blocks)
-    return ShowAttendTell(vocab_size, encoder, embed_dim=512, hidden_dim=hidden_dim, attn_dim=512, attention=attention,
-                          dropout=0.5)
+    return ShowAttendTell(
+        vocab_size, encoder, embed_dim=512, hidden_dim=hidden_dim, attn_dim=512, attention=attention, dropout=0.5
+    )
 
 
 def sat_soft_flickr8k(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
@@ -79,7 +88,9 @@ def sat_soft_coco(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAtten
 def sat_soft_flickr8k_subset(vocab_size: int) -> ShowAttendTell:
     """ResNet-18 trained from scratch on the 796-photo subset, 4 x 4 grid."""
     encoder = Backbone("resnet18", weights=None, grid=4, trainable_blocks=-1)
-    return ShowAttendTell(vocab_size, encoder, embed_dim=128, hidden_dim=256, attn_dim=128, attention="soft", dropout=0.5)
+    return ShowAttendTell(
+        vocab_size, encoder, embed_dim=128, hidden_dim=256, attn_dim=128, attention="soft", dropout=0.5
+    )
 
 
 # ----- DRAW and alignDRAW ----------------------------------------------------------------
@@ -102,19 +113,52 @@ def draw_shapes() -> DRAW:
 
 def aligndraw_mnist_captions(vocab_size: int) -> AlignDRAW:
     """Mansimov et al. 2016's MNIST-with-captions setting: 60 x 60, 32 steps, 300 units, z 150."""
-    return AlignDRAW(vocab_size, (1, 60, 60), steps=32, read_n=8, write_n=8, enc_dim=300, dec_dim=300, z_dim=150,
-                     embed_dim=128, lang_dim=128, align_dim=128)
+    return AlignDRAW(
+        vocab_size,
+        (1, 60, 60),
+        steps=32,
+        read_n=8,
+        write_n=8,
+        enc_dim=300,
+        dec_dim=300,
+        z_dim=150,
+        embed_dim=128,
+        lang_dim=128,
+        align_dim=128,
+    )
 
 
 def aligndraw_mnist_captions_cpu(vocab_size: int) -> AlignDRAW:
     """The same task at a size one CPU core trains: 16 steps, 256 units, z 32 (the shipped model)."""
-    return AlignDRAW(vocab_size, (1, 60, 60), steps=16, read_n=8, write_n=8, enc_dim=256, dec_dim=256, z_dim=32,
-                     embed_dim=128, lang_dim=128, align_dim=128)
+    return AlignDRAW(
+        vocab_size,
+        (1, 60, 60),
+        steps=16,
+        read_n=8,
+        write_n=8,
+        enc_dim=256,
+        dec_dim=256,
+        z_dim=32,
+        embed_dim=128,
+        lang_dim=128,
+        align_dim=128,
+    )
 
 
 def aligndraw_shapes(vocab_size: int) -> AlignDRAW:
-    return AlignDRAW(vocab_size, (3, 32, 32), steps=16, read_n=4, write_n=4, enc_dim=256, dec_dim=256, z_dim=32,
-                     embed_dim=64, lang_dim=64, align_dim=64)
+    return AlignDRAW(
+        vocab_size,
+        (3, 32, 32),
+        steps=16,
+        read_n=4,
+        write_n=4,
+        enc_dim=256,
+        dec_dim=256,
+        z_dim=32,
+        embed_dim=64,
+        lang_dim=64,
+        align_dim=64,
+    )
 
 
 def judge_shapes() -> SceneJudge:
@@ -127,7 +171,9 @@ def judge_mnist_captions() -> SceneJudge:
 
 # ----- text ------------------------------------------------------------------------------
 def _sentiment(vocab_size: int, pooling: str, **options) -> AttentionClassifier:
-    return AttentionClassifier(vocab_size, embed_dim=32, hidden_dim=100, pooling=pooling, max_len=32, dropout=0.3, **options)
+    return AttentionClassifier(
+        vocab_size, embed_dim=32, hidden_dim=100, pooling=pooling, max_len=32, dropout=0.3, **options
+    )
 
 
 def sentiment_lstm(vocab_size: int) -> AttentionClassifier:
@@ -160,13 +206,17 @@ def dates_luong_general(vocab_size: int) -> Seq2Seq:
 
 
 def dates_local_p(vocab_size: int) -> Seq2Seq:
-    return Seq2Seq(vocab_size, embed_dim=32, hidden_dim=128, attention="local-p", window=4, input_feeding=True,
-                   dropout=0.1)
+    return Seq2Seq(
+        vocab_size, embed_dim=32, hidden_dim=128, attention="local-p", window=4, input_feeding=True, dropout=0.1
+    )
 
 
 def dates_transformer(vocab_size: int) -> TransformerSeq2Seq:
     return TransformerSeq2Seq(vocab_size, dim=64, heads=4, layers=2, ff_dim=128, dropout=0.1, max_len=64)
 
 
-PRESETS = {name: fn for name, fn in globals().items() if callable(fn) and not name.startswith("_")
-           and getattr(fn, "__module__", None) == __name__}
+PRESETS = {
+    name: fn
+    for name, fn in globals().items()
+    if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", None) == __name__
+}

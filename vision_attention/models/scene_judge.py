@@ -7,14 +7,24 @@ Legend: B batch, C channels, H x W image.
 
 from __future__ import annotations
 
+import itertools
+
 from torch import Tensor, nn
 
 # The heads and their class counts per scene schema: the attributes of
 # vision_attention.data.attributes.SCHEMAS (a test holds the two equal; a model does not
 # import the data floor).
 SCHEMAS: dict[str, dict[str, int]] = {
-    "shapes": {"count": 2, "relation": 4, "shape_0": 3, "colour_0": 5, "size_0": 2, "shape_1": 3, "colour_1": 5,
-               "size_1": 2},
+    "shapes": {
+        "count": 2,
+        "relation": 4,
+        "shape_0": 3,
+        "colour_0": 5,
+        "size_0": 2,
+        "shape_1": 3,
+        "colour_1": 5,
+        "size_1": 2,
+    },
     "mnist_captions": {"count": 2, "corner": 4, "relation": 2, "digit_0": 10, "digit_1": 10},
 }
 
@@ -30,7 +40,9 @@ class SceneJudge(nn.Module):
         depth: convolutions per block (the extra ones keep the resolution).
     """
 
-    def __init__(self, schema: str, image_shape: tuple[int, int, int] = (3, 32, 32), width: int = 32, depth: int = 1) -> None:
+    def __init__(
+        self, schema: str, image_shape: tuple[int, int, int] = (3, 32, 32), width: int = 32, depth: int = 1
+    ) -> None:
         super().__init__()
         if schema not in SCHEMAS:
             raise ValueError(f"unknown judge schema {schema!r}; choose from {sorted(SCHEMAS)}")
@@ -39,16 +51,20 @@ class SceneJudge(nn.Module):
         self.config = {"schema": schema, "image_shape": list(image_shape), "width": width, "depth": depth}
         sizes = [channels, width, width, 2 * width, 2 * width]
         blocks = []
-        for cin, cout in zip(sizes, sizes[1:]):
+        for cin, cout in itertools.pairwise(sizes):
             for i in range(depth):  # the block's first conv halves the map, the others keep it
                 stride, source = (2, cin) if i == 0 else (1, cout)
-                blocks += [nn.Conv2d(source, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+                blocks += [
+                    nn.Conv2d(source, cout, 3, stride=stride, padding=1),
+                    nn.BatchNorm2d(cout),
+                    nn.ReLU(inplace=True),
+                ]
         self.features = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.2))
         cells = -(-height // 16) * -(-width_px // 16)  # the map after four halvings, rounded up
         self.classify = nn.ModuleDict({name: nn.Linear(sizes[-1] * cells, n) for name, n in self.heads.items()})
 
     @classmethod
-    def from_config(cls, config: dict) -> "SceneJudge":
+    def from_config(cls, config: dict) -> SceneJudge:
         return cls(config["schema"], tuple(config["image_shape"]), config["width"], config.get("depth", 1))
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:

@@ -40,8 +40,9 @@ class SelfCritical(NamedTuple):
     samples: Decoded  # the N captions, K consecutive rows per image
 
 
-def sequence_log_prob(model, features: Tensor, tokens: Tensor, lengths: Tensor,
-                      suppressed: tuple[int, ...] = SUPPRESSED) -> Tensor:
+def sequence_log_prob(
+    model, features: Tensor, tokens: Tensor, lengths: Tensor, suppressed: tuple[int, ...] = SUPPRESSED
+) -> Tensor:
     """log p(tokens | image) of decoded captions (N, T), <end> included, under the
     distribution decoding draws from; teacher forced, so differentiable. (N,)."""
     start = torch.full_like(tokens[:, :1], START_ID)

@@ -63,8 +63,16 @@ class Seq2Seq(nn.Module):
         dropout: on embeddings and decoder outputs.
     """
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden_dim: int = 128, attention: AttentionKind = "bahdanau",
-                 input_feeding: bool = True, window: int = 4, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 64,
+        hidden_dim: int = 128,
+        attention: AttentionKind = "bahdanau",
+        input_feeding: bool = True,
+        window: int = 4,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         if hidden_dim % 2:
             raise ValueError(f"hidden_dim must be even (two encoder directions), got {hidden_dim}")
@@ -91,13 +99,22 @@ class Seq2Seq(nn.Module):
             self.decoder = nn.LSTMCell(embed_dim + (hidden_dim if self.input_feeding else 0), hidden_dim)
             self.pre_output = nn.Linear(keys + hidden_dim, hidden_dim, bias=False)  # W_c
         self.out = nn.Linear(hidden_dim, vocab_size)
-        self.config = {"vocab_size": vocab_size, "embed_dim": embed_dim, "hidden_dim": hidden_dim,
-                       "attention": attention, "input_feeding": input_feeding, "window": window, "dropout": dropout}
+        self.config = {
+            "vocab_size": vocab_size,
+            "embed_dim": embed_dim,
+            "hidden_dim": hidden_dim,
+            "attention": attention,
+            "input_feeding": input_feeding,
+            "window": window,
+            "dropout": dropout,
+        }
 
     def memory(self, source: Tensor) -> SourceMemory:
         """Encode the padded source (B, S) once: states, their key projection, the mask."""
         lengths = (source != PAD_ID).sum(1).clamp_min(1)
-        packed = pack_padded_sequence(self.dropout(self.embedding(source)), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(
+            self.dropout(self.embedding(source)), lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         states, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=source.shape[1])
         return SourceMemory(states, self.attention.project_keys(states), padding_mask(lengths, source.shape[1]))
 
@@ -110,7 +127,9 @@ class Seq2Seq(nn.Module):
 
     def _attend(self, query: Tensor, memory: SourceMemory, position: Tensor) -> tuple[Tensor, Tensor]:
         if self.kind.startswith("local"):
-            return self.attention(query, memory.keys, mask=memory.mask, position=position, projected_keys=memory.projected_keys)
+            return self.attention(
+                query, memory.keys, mask=memory.mask, position=position, projected_keys=memory.projected_keys
+            )
         return self.attention(query, memory.keys, mask=memory.mask, projected_keys=memory.projected_keys)
 
     def step(self, tokens: Tensor, state: DecoderState, memory: SourceMemory) -> DecoderStep:

@@ -112,10 +112,15 @@ class ShowAttendTell(nn.Module):
                 raise ValueError("ShowAttendTell: give feature_dim when there is no encoder")
             feature_dim = encoder.out_dim
         self.config = {
-            "vocab_size": vocab_size, "encoder": None if encoder is None else encoder.config,
-            "feature_dim": feature_dim, "embed_dim": embed_dim, "hidden_dim": hidden_dim, "attn_dim": attn_dim,
+            "vocab_size": vocab_size,
+            "encoder": None if encoder is None else encoder.config,
+            "feature_dim": feature_dim,
+            "embed_dim": embed_dim,
+            "hidden_dim": hidden_dim,
+            "attn_dim": attn_dim,
             "attention": attention if isinstance(attention, str) else f"module:{type(attention).__qualname__}",
-            "dropout": dropout, "gating": gating,
+            "dropout": dropout,
+            "gating": gating,
         }
         self.encoder = encoder
         self.attention_type = "hard" if attention == "hard" else "soft"  # hard: locations sampled in training
@@ -133,11 +138,13 @@ class ShowAttendTell(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     @classmethod
-    def from_config(cls, config: dict) -> "ShowAttendTell":
+    def from_config(cls, config: dict) -> ShowAttendTell:
         """Rebuild (with fresh weights) from :attr:`config`."""
         if str(config.get("attention", "")).startswith("module:"):
-            raise ValueError(f"this captioner's attention is a module of its own ({config['attention'][7:]}): "
-                             "build the model with it, then load the weights")
+            raise ValueError(
+                f"this captioner's attention is a module of its own ({config['attention'][7:]}): "
+                "build the model with it, then load the weights"
+            )
         encoder = Backbone(**config["encoder"]) if config.get("encoder") else None
         return cls(**{**config, "encoder": encoder})
 
@@ -263,28 +270,36 @@ class ShowAttendTell(nn.Module):
         for all. Returns its weight and bias and ``attend(query_part, h, rows) -> (z, alpha)``."""
         fused = [self.lstm.weight_hh]
         fused_bias = [torch.zeros_like(self.lstm.bias_hh)]
-        if type(self.attention) in (AdditiveAttention, SoftAttention):  # the paper's f_att: fused, hand-written backward
+        if type(self.attention) in (
+            AdditiveAttention,
+            SoftAttention,
+        ):  # the paper's f_att: fused, hand-written backward
             fused.append(self.attention.query_proj.weight)
             fused_bias.append(self.attention.query_proj.bias)
             A = self.attention.query_proj.out_features
             step = StepwiseAdditiveAttention(memory.keys, memory.features, self.attention.v.weight[0])
-            attend = lambda projected, h, rows: step(projected[:, :A])  # noqa: E731
+            attend = lambda projected, h, rows: step(projected[:, :A])
         else:  # any other attention: called on the running rows
-            attend = lambda projected, h, rows: self.attention(  # noqa: E731
-                h, memory.features[:rows], projected_keys=memory.keys[:rows])
+            attend = lambda projected, h, rows: self.attention(
+                h, memory.features[:rows], projected_keys=memory.keys[:rows]
+            )
         if self.gate is not None:
             fused.append(self.gate.weight)
             fused_bias.append(self.gate.bias)
         return torch.cat(fused), torch.cat(fused_bias), attend
 
-    def _readout_words(self, embedded: Tensor, states: Tensor, contexts: Tensor, rows: "_Rows") -> Tensor:
+    def _readout_words(self, embedded: Tensor, states: Tensor, contexts: Tensor, rows: _Rows) -> Tensor:
         """The deep output (B, T, V), over the real words only when lengths are known (0 elsewhere)."""
         if rows.real is None:
             return self._readout(embedded, states, contexts)
         words = rows.real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
-        pick = lambda x: x.flatten(0, 1).index_select(0, words)  # noqa: E731  (B, T, .) -> (N, .)
+        pick = lambda x: x.flatten(0, 1).index_select(0, words)
         read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
-        return read.new_zeros(rows.batch * rows.steps, self.vocab_size).index_copy(0, words, read).view(rows.batch, rows.steps, -1)
+        return (
+            read.new_zeros(rows.batch * rows.steps, self.vocab_size)
+            .index_copy(0, words, read)
+            .view(rows.batch, rows.steps, -1)
+        )
 
 
 class _Rows:
@@ -299,7 +314,9 @@ class _Rows:
         if lengths is not None:
             self.order = torch.argsort(lengths, descending=True, stable=True)
             self.restore = torch.argsort(self.order)  # sorted rows -> the batch's order
-            self.real = torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]  # (B, T) real words
+            self.real = (
+                torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]
+            )  # (B, T) real words
             self.active = self.real.sum(0).tolist()  # captions still running at each step
 
     def sort(self, x: Tensor) -> Tensor:
@@ -343,8 +360,14 @@ def caption_loss(
 
 
 def hard_attention_loss(
-    word_nll: Tensor, log_probs: Tensor, entropies: Tensor, lengths: Tensor, baseline: Tensor | float,
-    reinforce_weight: float = 1.0, entropy_weight: float = 0.01, reward_to_go: bool = False,
+    word_nll: Tensor,
+    log_probs: Tensor,
+    entropies: Tensor,
+    lengths: Tensor,
+    baseline: Tensor | float,
+    reinforce_weight: float = 1.0,
+    entropy_weight: float = 0.01,
+    reward_to_go: bool = False,
 ) -> Tensor:
     """The REINFORCE terms of the variational bound L_s (Xu et al. eq. 12), per caption.
 

@@ -46,7 +46,9 @@ class DecoderLayer(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, y: Tensor, memory: Tensor, memory_mask: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, y: Tensor, memory: Tensor, memory_mask: Tensor, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         attended, _ = self.self_attention(y, causal=True, need_weights=False)
         y = self.norms[0](y + self.dropout(attended))
         attended, weights = self.cross_attention(y, memory, key_padding_mask=memory_mask, need_weights=need_weights)
@@ -57,7 +59,9 @@ class DecoderLayer(nn.Module):
 class TransformerEncoder(nn.Module):
     """Scaled token embeddings + positions, then ``layers`` encoder layers."""
 
-    def __init__(self, vocab_size: int, dim: int, heads: int, layers: int, ff_dim: int, dropout: float, max_len: int) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int, heads: int, layers: int, ff_dim: int, dropout: float, max_len: int
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=PAD_ID)
@@ -88,11 +92,28 @@ class TransformerClassifier(nn.Module):
         max_len: longest sentence.
     """
 
-    def __init__(self, vocab_size: int, dim: int = 64, heads: int = 4, layers: int = 2, ff_dim: int = 128,
-                 num_classes: int = 2, dropout: float = 0.1, max_len: int = 64) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int = 64,
+        heads: int = 4,
+        layers: int = 2,
+        ff_dim: int = 128,
+        num_classes: int = 2,
+        dropout: float = 0.1,
+        max_len: int = 64,
+    ) -> None:
         super().__init__()
-        self.config = {"vocab_size": vocab_size, "dim": dim, "heads": heads, "layers": layers, "ff_dim": ff_dim,
-                       "num_classes": num_classes, "dropout": dropout, "max_len": max_len}
+        self.config = {
+            "vocab_size": vocab_size,
+            "dim": dim,
+            "heads": heads,
+            "layers": layers,
+            "ff_dim": ff_dim,
+            "num_classes": num_classes,
+            "dropout": dropout,
+            "max_len": max_len,
+        }
         self.encoder = TransformerEncoder(vocab_size, dim, heads, layers, ff_dim, dropout, max_len)
         self.pool = AttentionPooling(dim)
         self.out = nn.Linear(dim, num_classes)
@@ -128,8 +149,16 @@ class TransformerSeq2Seq(nn.Module):
         max_len: longest source or target.
     """
 
-    def __init__(self, vocab_size: int, dim: int = 128, heads: int = 4, layers: int = 2, ff_dim: int = 256,
-                 dropout: float = 0.1, max_len: int = 64) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int = 128,
+        heads: int = 4,
+        layers: int = 2,
+        ff_dim: int = 256,
+        dropout: float = 0.1,
+        max_len: int = 64,
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.encoder = TransformerEncoder(vocab_size, dim, heads, layers, ff_dim, dropout, max_len)
@@ -138,8 +167,15 @@ class TransformerSeq2Seq(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
         self.out = nn.Linear(dim, vocab_size)
         self.out.weight = self.embedding.weight
-        self.config = {"vocab_size": vocab_size, "dim": dim, "heads": heads, "layers": layers, "ff_dim": ff_dim,
-                       "dropout": dropout, "max_len": max_len}
+        self.config = {
+            "vocab_size": vocab_size,
+            "dim": dim,
+            "heads": heads,
+            "layers": layers,
+            "ff_dim": ff_dim,
+            "dropout": dropout,
+            "max_len": max_len,
+        }
 
     def memory(self, source: Tensor) -> TransformerMemory:
         mask = source != PAD_ID
@@ -148,7 +184,9 @@ class TransformerSeq2Seq(nn.Module):
     def init_state(self, memory: TransformerMemory) -> TransformerState:
         return TransformerState(torch.zeros(len(memory[0]), 0, dtype=torch.long, device=memory[0].device))
 
-    def decode(self, target_in: Tensor, memory: TransformerMemory, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def decode(
+        self, target_in: Tensor, memory: TransformerMemory, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         """(B, T) target prefix -> logits (B, T, V) and the last layer's source attention (B, T, S)."""
         y = self.positions(self.embedding(target_in) * math.sqrt(self.dim))
         weights = None

@@ -5,11 +5,27 @@ lengths where sequences vary, and ``num_workers``; modules with words build thei
 ``state_dict``, so that it travels inside checkpoints."""
 
 from .base import SplitsDataModule, data_root, weights_fingerprint
-from .captions import (CaptionDataModule, CaptionFilesDataModule, MNISTCaptionsDataModule, SceneCaptionsDataModule,
-                       ShapesCaptionsDataModule)
+from .captions import (
+    CaptionDataModule,
+    CaptionFilesDataModule,
+    MNISTCaptionsDataModule,
+    SceneCaptionsDataModule,
+    ShapesCaptionsDataModule,
+)
 from .images import ImagesDataModule
 from .text import DatesDataModule, SentimentDataModule, collate_dates
 
-__all__ = ["CaptionDataModule", "CaptionFilesDataModule", "DatesDataModule", "ImagesDataModule", "MNISTCaptionsDataModule",
-           "SceneCaptionsDataModule", "SentimentDataModule", "ShapesCaptionsDataModule", "SplitsDataModule", "collate_dates", "data_root",
-           "weights_fingerprint"]
+__all__ = [
+    "CaptionDataModule",
+    "CaptionFilesDataModule",
+    "DatesDataModule",
+    "ImagesDataModule",
+    "MNISTCaptionsDataModule",
+    "SceneCaptionsDataModule",
+    "SentimentDataModule",
+    "ShapesCaptionsDataModule",
+    "SplitsDataModule",
+    "collate_dates",
+    "data_root",
+    "weights_fingerprint",
+]

@@ -38,7 +38,9 @@ def _require(path: str | Path | None, what: str, env_folder: str, recipe: str | 
         path = data_root(env_folder)
     if path is None:
         get = f"; `{recipe} --out DIR` writes it" if recipe else ""
-        raise FileNotFoundError(f"{what}: give its folder, or set VISION_ATTENTION_DATA (looked for {env_folder}/ in it){get}")
+        raise FileNotFoundError(
+            f"{what}: give its folder, or set VISION_ATTENTION_DATA (looked for {env_folder}/ in it){get}"
+        )
     path = Path(path)
     if not path.exists():
         get = f"; `{recipe} --out {path}` writes it" if recipe else ""
@@ -111,8 +113,14 @@ class SplitsDataModule(L.LightningDataModule):
         if len(self.splits[split]) == 0:
             raise ValueError(f"{type(self).__name__}: the {split} split is empty ({self.empty_split(split)})")
         workers = self.hparams.num_workers
-        return DataLoader(self.dataset(split, train), batch_size=self.hparams.batch_size, shuffle=train,
-                          num_workers=workers, collate_fn=type(self).collate, persistent_workers=workers > 0)
+        return DataLoader(
+            self.dataset(split, train),
+            batch_size=self.hparams.batch_size,
+            shuffle=train,
+            num_workers=workers,
+            collate_fn=type(self).collate,
+            persistent_workers=workers > 0,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)

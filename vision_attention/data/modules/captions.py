@@ -49,8 +49,14 @@ class SceneCaptionsDataModule(CaptionDataModule):
             that must read every combination, e.g. ["compositional"].
     """
 
-    def __init__(self, test_split: Literal["test", "compositional"] = "test", seed: int = 0, batch_size: int = 64,
-                 num_workers: int = 0, extra_train_splits: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        test_split: Literal["test", "compositional"] = "test",
+        seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        extra_train_splits: tuple[str, ...] = (),
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()  # the subclass's own arguments too (Lightning reads every __init__ frame)
 
@@ -70,20 +76,32 @@ class ShapesCaptionsDataModule(SceneCaptionsDataModule):
             (:class:`SceneCaptionsDataModule`).
     """
 
-    def __init__(self, train_size: int = 20000, val_size: int = 500, test_size: int = 1000, image_size: int = 64,
-                 max_objects: int = 3, eval_max_objects: int | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        train_size: int = 20000,
+        val_size: int = 500,
+        test_size: int = 1000,
+        image_size: int = 64,
+        max_objects: int = 3,
+        eval_max_objects: int | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
 
     def make_splits(self) -> dict[str, Dataset]:
         h = self.hparams
+
         def make(split: str, n: int, seed: int = h.seed, objects: int = h.max_objects) -> ShapesCaptions:
             return ShapesCaptions(split, n, h.image_size, seed, objects)
 
         extra = [make(split, h.train_size, h.seed + 1) for split in h.extra_train_splits]
         train = ConcatDataset([make("train", h.train_size), *extra]) if extra else make("train", h.train_size)
         evaluated = h.eval_max_objects or h.max_objects
-        return {"train": train, "val": make("val", h.val_size, objects=evaluated),
-                "test": make(h.test_split, h.test_size, objects=evaluated)}
+        return {
+            "train": train,
+            "val": make("val", h.val_size, objects=evaluated),
+            "test": make(h.test_split, h.test_size, objects=evaluated),
+        }
 
     def make_vocab(self) -> Vocabulary:
         return Vocabulary(ShapesCaptions.words())
@@ -101,8 +119,9 @@ class MNISTCaptionsDataModule(SceneCaptionsDataModule):
             (:class:`SceneCaptionsDataModule`).
     """
 
-    def __init__(self, root: str | None = None, train_size: int = 20000, val_size: int = 1000, test_size: int = 2000,
-                 **kwargs) -> None:
+    def __init__(
+        self, root: str | None = None, train_size: int = 20000, val_size: int = 1000, test_size: int = 2000, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
 
     def make_splits(self) -> dict[str, Dataset]:
@@ -112,7 +131,9 @@ class MNISTCaptionsDataModule(SceneCaptionsDataModule):
         cut = int(len(digits) * 0.9)  # the last tenth of the training digits serves validation
         test_digits, test_labels = load_mnist(root, train=False)
         train = MNISTCaptions(digits[:cut], labels[:cut], "train", h.train_size, h.seed)
-        extra = [MNISTCaptions(digits[:cut], labels[:cut], split, h.train_size, h.seed + 1) for split in h.extra_train_splits]
+        extra = [
+            MNISTCaptions(digits[:cut], labels[:cut], split, h.train_size, h.seed + 1) for split in h.extra_train_splits
+        ]
         return {
             "train": ConcatDataset([train, *extra]) if extra else train,
             "val": MNISTCaptions(digits[cut:], labels[cut:], "val", h.val_size, h.seed),
@@ -189,7 +210,9 @@ class CaptionFilesDataModule(CaptionDataModule):
         by_split = {s: [r for r in self._records if r.split == s] for s in ("train", "val", "test")}
         splits = {s: CaptionedImages(rs, transform, h.skip_bad_images) for s, rs in by_split.items()}
         if h.mirror:
-            mirrored = CaptionedImages(by_split["train"], partial(_mirrored_input, size=h.image_size), h.skip_bad_images)
+            mirrored = CaptionedImages(
+                by_split["train"], partial(_mirrored_input, size=h.image_size), h.skip_bad_images
+            )
             splits["train"] = RandomMirror(splits["train"], mirrored)
         return splits
 
@@ -206,10 +229,14 @@ class CaptionFilesDataModule(CaptionDataModule):
             return
         fine_tuned = getattr(encoder, "fine_tuned", False)
         if any(p.requires_grad for p in encoder.parameters()) and not fine_tuned:
-            raise ValueError("feature_cache needs a frozen encoder or trunk (trainable_blocks: 0, "
-                             "or fewer than the encoder's blocks)")
+            raise ValueError(
+                "feature_cache needs a frozen encoder or trunk (trainable_blocks: 0, "
+                "or fewer than the encoder's blocks)"
+            )
         self.setup()
-        device = self.trainer.strategy.root_device if self.trainer is not None else "cpu"  # the GPU when training on one
+        device = (
+            self.trainer.strategy.root_device if self.trainer is not None else "cpu"
+        )  # the GPU when training on one
         config = getattr(encoder, "config", {"name": type(encoder).__name__})
         frozen = encoder.blocks[: encoder.frozen] if fine_tuned else encoder  # a trained tail keeps the cache
         settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(frozen)}
@@ -217,8 +244,13 @@ class CaptionFilesDataModule(CaptionDataModule):
 
         def cached(images: CaptionedImages, **extra) -> CachedFeatures:
             paths = [r.path for r in images.records]
-            cache = FeatureCache(self.hparams.feature_cache, config["name"], {**settings, **extra},
-                                 [str(p) for p in paths], file_fingerprints(paths))
+            cache = FeatureCache(
+                self.hparams.feature_cache,
+                config["name"],
+                {**settings, **extra},
+                [str(p) for p in paths],
+                file_fingerprints(paths),
+            )
             training = encoder.training  # building the cache puts the encoder in eval mode
             features = cache.get_or_build(images, source, device=device)
             encoder.train(training)

@@ -56,11 +56,18 @@ class ImagesDataModule(SplitsDataModule):
     def _load(self) -> dict[str, Dataset]:
         h = self.hparams
         if h.source == "shapes":
-            make = lambda split, n: _ImagesOnly(ShapesCaptions(split, n, image_size=h.image_size, seed=h.seed))  # noqa: E731
-            return {"train": make("train", h.train_size or 20000), "val": make("val", h.val_size), "test": make("test", h.test_size)}
+            make = lambda split, n: _ImagesOnly(ShapesCaptions(split, n, image_size=h.image_size, seed=h.seed))
+            return {
+                "train": make("train", h.train_size or 20000),
+                "val": make("val", h.val_size),
+                "test": make("test", h.test_size),
+            }
         if h.source == "binarized_mnist":
             root = _require(h.root, "binarized MNIST", "binarized_mnist", "python datasets/binarized_mnist.py")
-            return {s: ImageArray(load_binarized_mnist(root, f)) for s, f in (("train", "train"), ("val", "valid"), ("test", "test"))}
+            return {
+                s: ImageArray(load_binarized_mnist(root, f))
+                for s, f in (("train", "train"), ("val", "valid"), ("test", "test"))
+            }
         if h.source in ("mnist", "fashion_mnist"):
             recipe = "python datasets/mnist.py" + (" --fashion" if h.source == "fashion_mnist" else "")
             root = _require(h.root, h.source, h.source, recipe)

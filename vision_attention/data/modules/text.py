@@ -51,8 +51,10 @@ class SentimentDataModule(SplitsDataModule):
         train_idx, val_idx = split_indices(len(pairs), h.val_share, h.seed, h.split)
         train = [pairs[i] for i in train_idx]
         self.vocab = self.vocab or Vocabulary.build((tokenize(s) for s, _ in train), h.min_count)  # from training only
-        return {"train": SentenceLabels(train, self.vocab, h.max_len),
-                "val": SentenceLabels([pairs[i] for i in val_idx], self.vocab, h.max_len)}
+        return {
+            "train": SentenceLabels(train, self.vocab, h.max_len),
+            "val": SentenceLabels([pairs[i] for i in val_idx], self.vocab, h.max_len),
+        }
 
 
 def collate_dates(items: list[dict]) -> dict:
@@ -76,8 +78,15 @@ class DatesDataModule(SplitsDataModule):
 
     collate = staticmethod(collate_dates)
 
-    def __init__(self, train_size: int = 20000, val_size: int = 1000, test_size: int = 2000, seed: int = 0,
-                 batch_size: int = 64, num_workers: int = 0) -> None:
+    def __init__(
+        self,
+        train_size: int = 20000,
+        val_size: int = 1000,
+        test_size: int = 2000,
+        seed: int = 0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         source_chars, target_chars = characters()
