@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 import torch
 
@@ -5,6 +7,7 @@ from tests.helpers import assert_every_parameter_gets_gradient
 from vision_attention.backbones import Backbone
 from vision_attention.layers import LuongAttention
 from vision_attention.models import ShowAttendTell, caption_loss, hard_attention_loss
+from vision_attention.models.fused import fused_off
 
 
 def tiny_model(attention="soft", gating=True, encoder=True):
@@ -87,6 +90,32 @@ def test_stopping_each_caption_at_its_end_changes_nothing_on_its_words(attention
         torch.testing.assert_close(b, a)
 
 
+@pytest.mark.parametrize("attention,gating", [("soft", True), ("soft", False), ("hard", True), ("luong", True)])
+def test_the_fused_engine_equals_the_paper_loop_in_values_and_gradients(attention, gating, monkeypatch):
+    """forward's own loop (the engines off) is the reference the fused engine is held to."""
+    monkeypatch.setattr(torch, "multinomial", lambda weights, n, generator=None: weights.argmax(-1, keepdim=True))
+    model = tiny_model(attention, gating).train().double()
+    images = torch.rand(3, 3, 32, 32, dtype=torch.float64)
+    captions, lengths = captions_batch()
+    expectation = torch.tensor([False, True, False])
+    results = []
+    for engine in (contextlib.nullcontext, fused_off):
+        with engine():
+            out = model(model.encode(images), captions, expectation=expectation, lengths=lengths)
+        loss, nll, _ = caption_loss(out.logits, captions[:, 1:], out.alphas, lengths)
+        if attention == "hard":
+            loss = loss + hard_attention_loss(nll, out.log_probs, out.entropies, lengths, baseline=-3.0).mean()
+        results.append((out, torch.autograd.grad(loss, list(model.parameters()))))
+    (fused, fused_grads), (plain, plain_grads) = results
+    for name in ("logits", "alphas", "log_probs", "entropies"):
+        if attention != "hard" and name in ("log_probs", "entropies"):
+            assert getattr(fused, name) is None and getattr(plain, name) is None
+            continue
+        torch.testing.assert_close(getattr(fused, name), getattr(plain, name), msg=name)
+    for (name, _), a, b in zip(model.named_parameters(), fused_grads, plain_grads):
+        torch.testing.assert_close(a, b, msg=name)
+
+
 @pytest.mark.parametrize("attention", ["soft", "hard", "luong"])
 def test_every_parameter_learns_and_nothing_is_nan(attention):
     model = tiny_model(attention).train()
@@ -146,7 +175,7 @@ def test_reinforce_estimator_is_unbiased_on_a_toy_problem():
         z = torch.sigmoid(model.gate(h)) * features[:, s]
         embedded = model.embed(captions[:, 0])
         h1, _ = model.lstm(torch.cat([embedded, z], 1), state)
-        log_p_y = torch.log_softmax(model._readout(embedded, h1, z), -1)[0, 7]
+        log_p_y = torch.log_softmax(model.readout(embedded, h1, z), -1)[0, 7]
         bound = bound + alpha[0, s] * log_p_y
     exact = torch.autograd.grad(bound, params)
 

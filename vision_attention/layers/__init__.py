@@ -2,7 +2,6 @@
 masks are bool with True = may attend, built by :func:`padding_mask` / :func:`causal_mask`."""
 
 from .additive import AdditiveAttention, additive_scores
-from .additive_steps import StepwiseAdditiveAttention
 from .attend import KeyedAttention, attend, masked_softmax, weighted_sum
 from .gaussian import GaussianAttention, GaussianWindow, filterbank, place_window
 from .local import LocalAttention
@@ -29,7 +28,6 @@ __all__ = [
     "PositionalEncoding",
     "ScaledDotProductAttention",
     "SoftAttention",
-    "StepwiseAdditiveAttention",
     "additive_scores",
     "attend",
     "causal_mask",

@@ -14,10 +14,10 @@ phi is the expected annotation (soft, deterministic attention) or a sampled one
 The tanh in the deep output follows the authors' code. The key projection of
 f_att is computed once per image.
 
-Two paths compute the same thing: :meth:`ShowAttendTell.step` (one word at a time,
-used by decoding; the plain reference) and :meth:`ShowAttendTell.forward` (teacher
-forcing over a whole caption, with the word-side products hoisted out of the
-loop and the three h_{t-1} products fused into one matmul).
+:meth:`ShowAttendTell.step` is one word of these equations; :meth:`ShowAttendTell.forward`
+runs it over a whole caption (teacher forcing), and hands the same pass to the fused engine
+of :mod:`vision_attention.models.fused.show_attend_tell` unless the engines are turned off
+(:func:`~vision_attention.models.fused.fused_off`).
 
 Legend: B batch, T caption steps, L = h*w locations, D annotation size, E embedding
 size, H hidden size, A attention size, V vocabulary size.
@@ -31,7 +31,9 @@ import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..layers import AdditiveAttention, SoftAttention, StepwiseAdditiveAttention, lstm_update, sample_location
+from ..layers import SoftAttention, sample_location
+from .fused import use_fused
+from .fused.show_attend_tell import teacher_forced as fused_pass
 
 
 class Memory(NamedTuple):
@@ -163,8 +165,8 @@ class ShowAttendTell(nn.Module):
         mean = memory.features.mean(dim=1)  # (B, D)
         return State(torch.tanh(self.init_h(mean)), torch.tanh(self.init_c(mean)))  # (B, H) x 2
 
-    def _readout(self, embedded: Tensor, h: Tensor, z: Tensor) -> Tensor:
-        """Deep output: (.., E), (.., H), (.., D) -> logits (.., V)."""
+    def readout(self, embedded: Tensor, h: Tensor, z: Tensor) -> Tensor:
+        """Deep output (eq. 7): (.., E), (.., H), (.., D) -> logits (.., V)."""
         return self.out(self.dropout(torch.tanh(embedded + self.out_h(h) + self.out_z(z))))
 
     # ----- reference path: one step -------------------------------------------------
@@ -196,9 +198,9 @@ class ShowAttendTell(nn.Module):
             context, log_prob, entropy = sample.context, sample.log_prob, sample.entropy
         z = context if self.gate is None else torch.sigmoid(self.gate(state.h)) * context  # (B, D)
         h, c = self.lstm(torch.cat([embedded, z], dim=1), state)  # (B, H) x 2
-        return StepOutput(self._readout(embedded, h, z), alpha, State(h, c), log_prob, entropy)
+        return StepOutput(self.readout(embedded, h, z), alpha, State(h, c), log_prob, entropy)
 
-    # ----- fast path: teacher forcing -----------------------------------------------
+    # ----- the teacher-forced pass: the paper's loop --------------------------------
     def forward(
         self,
         features: Tensor,
@@ -208,131 +210,35 @@ class ShowAttendTell(nn.Module):
         generator: torch.Generator | None = None,
         lengths: Tensor | None = None,
     ) -> TeacherForced:
-        """Teacher-forced pass over whole captions.
+        """Teacher forcing over whole captions: :meth:`step` at every word (eq. 1-7), the fused
+        engine (:mod:`~vision_attention.models.fused.show_attend_tell`) unless turned off.
 
         Args:
             features: (B, L, D) annotation vectors (see :meth:`encode`).
             captions: (B, T+1) ids from <start> to <end>, right-padded; the model reads
                 captions[:, :-1] and predicts captions[:, 1:].
             sample_attention: hard attention: sample locations; defaults to ``self.training``.
-            expectation: with sampling, (B,) bool: use the expected context for these.
-            generator: random generator for the samples.
-            lengths: (B,) caption lengths with <start> and <end>. With them each caption
-                stops at its <end> and its outputs over the padding are 0; without them
-                every caption runs all T steps.
-
-        Returns:
-            :class:`TeacherForced` with logits (B, T, V) and alphas (B, T, L).
+            expectation, generator: as :meth:`step`.
+            lengths: (B,) caption lengths with <start> and <end>: outputs past each <end> are 0.
         """
         hard = self.attention_type == "hard" and (self.training if sample_attention is None else sample_attention)
-        batch, steps = captions.shape[0], captions.shape[1] - 1
-        rows = _Rows(batch, steps, lengths)
-        features, captions = rows.sort(features), rows.sort(captions)
-        if isinstance(expectation, Tensor):
-            expectation = rows.sort(expectation)
-        memory = self.memory(features)
-        embedded = self.embed(captions[:, :-1])  # (B, T, E)
-        trace = self._recur(memory, embedded, rows.active, hard, expectation, generator)
-        states, contexts, alphas, log_probs, entropies = (rows.unsort(xs) for xs in trace)  # (B, T, ...)
-        logits = self._readout_words(rows.unsort_rows(embedded), states, contexts, rows)  # (B, T, V)
+        if use_fused():
+            return TeacherForced(*fused_pass(self, features, captions, hard, expectation, generator, lengths))
+        memory = self.memory(features)  # (B, L, D), (B, L, A)
+        state = self.init_state(memory)  # h_0, c_0
+        outs = []
+        for t in range(captions.shape[1] - 1):  # y_{t-1} is the caption's own word
+            outs.append(self.step(captions[:, t], state, memory, hard, expectation, generator))
+            state = outs[-1].state
+        logits = torch.stack([o.logits for o in outs], dim=1)  # (B, T, V)
+        alphas = torch.stack([o.alpha for o in outs], dim=1)  # (B, T, L)
+        log_probs = torch.stack([o.log_prob for o in outs], dim=1) if hard else None  # (B, T)
+        entropies = torch.stack([o.entropy for o in outs], dim=1) if hard else None  # (B, T)
+        if lengths is not None:  # 0 past each caption's <end>, as the fused pass leaves them
+            real = (torch.arange(logits.shape[1], device=logits.device) < (lengths - 1)[:, None]).to(logits.dtype)
+            logits, alphas = logits * real[..., None], alphas * real[..., None]  # real: (B, T)
+            log_probs, entropies = (x if x is None else x * real for x in (log_probs, entropies))
         return TeacherForced(logits, alphas, log_probs, entropies)
-
-    def _recur(self, memory: Memory, embedded: Tensor, active: list[int], hard: bool, expectation, generator) -> tuple:
-        """The LSTM over the T steps, step t on the ``active[t]`` captions still running:
-        per-step lists of h_t, z_t, alpha_t (and for hard attention log p(s_t), H[alpha_t])."""
-        h, c = self.init_state(memory)
-        E, H = self.embed_dim, self.hidden_dim
-        w_ih = self.lstm.weight_ih  # (4H, E + D)
-        word_gates = embedded @ w_ih[:, :E].T + self.lstm.bias_ih + self.lstm.bias_hh  # (B, T, 4H)
-        w_z = w_ih[:, E:]  # (4H, D)
-        w_fused, b_fused, attend = self._fused_query(memory)
-        trace = ([], [], [], [], [])  # h, z, alpha, log p(s), entropy
-        for t, rows in enumerate(active):
-            if rows == 0:  # every caption has ended
-                break
-            h, c = h[:rows], c[:rows]  # the captions still running
-            projected = torch.addmm(b_fused, h, w_fused.T)  # (b, 4H [+ A] [+ 1]): h_{t-1}'s products
-            context, alpha = attend(projected[:, 4 * H :], h, rows)  # (b, D), (b, L)
-            if hard:
-                running = expectation[:rows] if isinstance(expectation, Tensor) else expectation
-                sample = sample_location(context, alpha, memory.features[:rows], running, generator)
-                context = sample.context
-                trace[3].append(sample.log_prob)
-                trace[4].append(sample.entropy)
-            z = context if self.gate is None else torch.sigmoid(projected[:, -1:]) * context  # (b, D)
-            h, c = lstm_update(word_gates[:rows, t] + projected[:, : 4 * H] + z @ w_z.T, c)  # (b, H) x 2
-            for out, value in zip(trace, (h, z, alpha)):
-                out.append(value)
-        return trace
-
-    def _fused_query(self, memory: Memory):
-        """h_{t-1} feeds the LSTM, f_beta and (additive attention) f_att's query: one matmul
-        for all. Returns its weight and bias and ``attend(query_part, h, rows) -> (z, alpha)``."""
-        fused = [self.lstm.weight_hh]
-        fused_bias = [torch.zeros_like(self.lstm.bias_hh)]
-        if type(self.attention) in (
-            AdditiveAttention,
-            SoftAttention,
-        ):  # the paper's f_att: fused, hand-written backward
-            fused.append(self.attention.query_proj.weight)
-            fused_bias.append(self.attention.query_proj.bias)
-            A = self.attention.query_proj.out_features
-            step = StepwiseAdditiveAttention(memory.keys, memory.features, self.attention.v.weight[0])
-            attend = lambda projected, h, rows: step(projected[:, :A])
-        else:  # any other attention: called on the running rows
-            attend = lambda projected, h, rows: self.attention(
-                h, memory.features[:rows], projected_keys=memory.keys[:rows]
-            )
-        if self.gate is not None:
-            fused.append(self.gate.weight)
-            fused_bias.append(self.gate.bias)
-        return torch.cat(fused), torch.cat(fused_bias), attend
-
-    def _readout_words(self, embedded: Tensor, states: Tensor, contexts: Tensor, rows: _Rows) -> Tensor:
-        """The deep output (B, T, V), over the real words only when lengths are known (0 elsewhere)."""
-        if rows.real is None:
-            return self._readout(embedded, states, contexts)
-        words = rows.real.flatten().nonzero().squeeze(1)  # (N,) positions of the real words in B x T
-        pick = lambda x: x.flatten(0, 1).index_select(0, words)
-        read = self._readout(pick(embedded), pick(states), pick(contexts))  # (N, V)
-        return (
-            read.new_zeros(rows.batch * rows.steps, self.vocab_size)
-            .index_copy(0, words, read)
-            .view(rows.batch, rows.steps, -1)
-        )
-
-
-class _Rows:
-    """Which captions run at each step of a teacher-forced pass. With lengths, the batch is
-    taken longest first, so that the captions still running at step t are a prefix of it:
-    their rows are views, and the padding costs nothing (about 40% of the steps of a batch
-    of 1-3 object scenes)."""
-
-    def __init__(self, batch: int, steps: int, lengths: Tensor | None) -> None:
-        self.batch, self.steps, self.real, self.order = batch, steps, None, None
-        self.active = [batch] * steps
-        if lengths is not None:
-            self.order = torch.argsort(lengths, descending=True, stable=True)
-            self.restore = torch.argsort(self.order)  # sorted rows -> the batch's order
-            self.real = (
-                torch.arange(steps, device=lengths.device)[None, :] < (lengths - 1)[:, None]
-            )  # (B, T) real words
-            self.active = self.real.sum(0).tolist()  # captions still running at each step
-
-    def sort(self, x: Tensor) -> Tensor:
-        return x if self.order is None else x.index_select(0, self.order)
-
-    def unsort_rows(self, x: Tensor) -> Tensor:
-        return x if self.order is None else x.index_select(0, self.restore)  # index_select: a cheap backward
-
-    def unsort(self, xs: list[Tensor]) -> Tensor | None:
-        """Per-step outputs of the running captions -> (B, T, ...), 0 where a caption has ended."""
-        if not xs:
-            return None
-        out = nn.utils.rnn.pad_sequence(xs)  # (B, T', ...)
-        if out.shape[1] < self.steps:
-            out = torch.cat([out, out.new_zeros(self.batch, self.steps - out.shape[1], *out.shape[2:])], dim=1)
-        return self.unsort_rows(out)
 
 
 def caption_loss(

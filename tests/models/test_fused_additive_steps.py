@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from vision_attention.layers import StepwiseAdditiveAttention, additive_scores, attend
+from vision_attention.layers import additive_scores, attend
+from vision_attention.models.fused.additive_steps import StepwiseAdditiveAttention
 
 
 def run(stepwise: bool, rows: list[int], use_weights: bool, values_grad: bool):
