@@ -111,7 +111,7 @@ def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
     )
     model = DRAW((1, 12, 12), steps=3, read_n=2, write_n=3, enc_dim=8, dec_dim=8, z_dim=2)
     module = DrawModule(model, compile_steps=True)
-    assert "_step" in vars(module.model)  # the instance's step is the compiled one
+    assert "compiled_step" in vars(module.model)  # the fused engine steps through the compiled step
     trainer = L.Trainer(
         max_steps=2,
         logger=False,

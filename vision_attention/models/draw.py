@@ -18,6 +18,10 @@ L = L^x + L^z with L^x = -log D(x | c_T) and the closed-form
 
     L^z = 1/2 sum_t (mu_t^2 + sigma_t^2 - log sigma_t^2) - T Z / 2     (eq. 11, summed over the Z units)
 
+:meth:`DRAW.forward` is this loop, one module at a time; it hands the same pass to the fused
+engine of :mod:`vision_attention.models.fused.draw` unless the engines are turned off
+(:func:`~vision_attention.models.fused.fused_off`).
+
 Legend: B batch, C channels, H x W image, T steps, Z latent size, N read/write size.
 """
 
@@ -31,7 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbones import Backbone
-from ..layers import GaussianAttention, GaussianWindow, lstm_update, place_window
+from ..layers import GaussianAttention, GaussianWindow, place_window
+from .fused import draw as fused_draw
+from .fused import use_fused
 
 LOG_SIGMA_RANGE = (-8.0, 4.0)  # keeps exp() finite: sigma in [3e-4, 55]
 LEVELS = 256  # intensity levels of 8-bit images, for the discretised likelihood
@@ -164,6 +170,8 @@ class DRAW(nn.Module):
             down-sampling, width 16).
     """
 
+    log_sigma_range = LOG_SIGMA_RANGE  # the fused engine's too
+
     def __init__(
         self,
         image_shape: tuple[int, int, int] = (1, 28, 28),
@@ -244,7 +252,7 @@ class DRAW(nn.Module):
         return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
 
     # ----- read and write ---------------------------------------------------------
-    def _glimpse(
+    def read_at(
         self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor
     ) -> tuple[Tensor, GaussianWindow]:
         """Read with attention from the raw window parameters (B, 5)."""
@@ -257,7 +265,7 @@ class DRAW(nn.Module):
         glimpses = [GaussianAttention.glimpse(features, on_map), GaussianAttention.glimpse(x_hat, window)]
         return torch.cat([g.flatten(1) for g in glimpses], dim=1), window
 
-    def _draw(self, content: Tensor, params: Tensor | None) -> tuple[Tensor, GaussianWindow | None]:
+    def write_at(self, content: Tensor, params: Tensor | None) -> tuple[Tensor, GaussianWindow | None]:
         """Write: (B, C*N*N) patch contents (or the whole canvas without attention) -> (B, C, H, W)."""
         if not self.attention:
             return content.view(-1, *self.image_shape), None
@@ -271,7 +279,7 @@ class DRAW(nn.Module):
         """Eq. 27 (:func:`read`); a feature-map read places the same window on the map."""
         if features is None:
             return read(getattr(self, "reader", None), x, x_hat, h_dec)
-        return self._glimpse(x, x_hat, features, self.reader.params(h_dec))
+        return self.read_at(x, x_hat, features, self.reader.params(h_dec))
 
     def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
         """Eq. 29 (:func:`write`)."""
@@ -283,113 +291,40 @@ class DRAW(nn.Module):
     def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
         return standard_noise(like, self.z_dim, generator)
 
-    # ----- the inference pass: fused and reference -----------------------------------
-    def _fused_weights(self) -> tuple[Tensor, Tensor, list[int], Tensor, Tensor]:
-        """Every product of h_dec in one matrix and every product of h_enc in another.
-
-        h_dec_t feeds, in one matmul: the decoder's recurrence, the encoder's input, the
-        next read window (all for step t+1), the written content and the write window (step
-        t). h_enc_t feeds the posterior (step t) and the encoder's recurrence (step t+1).
-        Built from the parameters at each pass, so gradients reach them unchanged."""
-        read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
-        enc_from_dec = self.encoder.weight_ih[:, read_size:]
-        dec_w = [self.decoder.weight_hh, enc_from_dec, self.write_content.weight]
-        dec_b = [self.decoder.bias_ih + self.decoder.bias_hh, self.encoder.bias_ih, self.write_content.bias]
-        if self.attention:
-            dec_w += [self.reader.params.weight, self.writer.params.weight]
-            dec_b += [self.reader.params.bias, self.writer.params.bias]
-        sizes = [w.shape[0] for w in dec_w]
-        enc_w = torch.cat([self.encoder.weight_hh, self.posterior.weight])
-        enc_b = torch.cat([self.encoder.bias_hh, self.posterior.bias])
-        return torch.cat(dec_w), torch.cat(dec_b), sizes, enc_w, enc_b
-
+    # ----- the inference pass: the paper's loop -----------------------------------
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
-        """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] over T steps.
-
-        The fast path: the same maths as :meth:`reference_forward`, with the products of
-        each hidden state fused into one matmul and the LSTM gates written out."""
-        batch = x.shape[0]
-        read_size = self.encoder.weight_ih.shape[1] - self.decoder.hidden_size
-        dec_w, dec_b, sizes, enc_w, enc_b = self._fused_weights()
-        weights = (
-            dec_w,
-            dec_b,
-            sizes,
-            enc_w,
-            enc_b,
-            self.encoder.weight_ih[:, :read_size].t(),
-            self.decoder.weight_ih.t(),
-        )
-        features = self.feature_map(x) if self.read_source == "features" else None
-        dec_proj, enc_proj = dec_b.expand(batch, -1), enc_b.expand(batch, -1)  # h_0 = 0
-        _, c_enc, _, c_dec = self._states(batch, x.device, x.dtype)
-        canvas = torch.zeros_like(x)  # (B, C, H, W) logits
+        """Encode and reconstruct ``x`` (B, C, H, W) in [0, 1] over T steps (eq. 3-8), through
+        the fused engine (:mod:`~vision_attention.models.fused.draw`) unless turned off."""
+        if use_fused():
+            return self._output(fused_draw.inference_pass(self, x, generator))
+        h_enc, c_enc, h_dec, c_dec = self._states(x.shape[0], x.device, x.dtype)  # (B, enc) x 2, (B, dec) x 2
+        features = self.feature_map(x) if self.read_source == "features" else None  # (B, D, h, w)
+        canvas = torch.zeros_like(x)  # (B, C, H, W) logits c_0
         trace = []  # per step: canvas, mu, log sigma, z, read window, write window
         for _ in range(self.steps):
-            canvas, c_enc, c_dec, enc_proj, dec_proj, out = self._step(
-                x, features, canvas, c_enc, c_dec, enc_proj, dec_proj, self._noise(x, generator), weights
-            )
-            trace.append(out)
+            x_hat = x - torch.sigmoid(canvas)  # the error image
+            glimpse, read_window = self.read(x, x_hat, h_dec, features)  # r_t
+            h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
+            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)  # Q(Z_t | h_enc_t): (B, Z) x 2
+            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
+            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)  # reparameterised sample
+            h_dec, c_dec = self.decoder(z, (h_dec, c_dec))
+            written, write_window = self.write(h_dec)
+            canvas = canvas + written  # c_t = c_{t-1} + write(h_dec_t)
+            trace.append((canvas, mu, log_sigma, z, read_window, write_window))
         return self._output(trace)
 
-    def _step(self, x, features, canvas, c_enc, c_dec, enc_proj, dec_proj, noise, weights) -> tuple:
-        """One glimpse of :meth:`forward`, a pure function of its inputs, so that
-        :meth:`compile_steps` can compile it."""
-        dec_w, dec_b, sizes, enc_w, enc_b, enc_from_read, dec_from_z = weights
-        enc = c_enc.shape[1]
-        dec_hh, enc_in, _, read_params, _ = self._split(dec_proj, sizes)
-        x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
-        if self.attention:
-            glimpse, read_window = self._glimpse(x, x_hat, features, read_params)
-        else:
-            glimpse, read_window = torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
-        h_enc, c_enc = lstm_update(torch.addmm(enc_in + enc_proj[:, : 4 * enc], glimpse, enc_from_read), c_enc)
-        enc_proj = torch.addmm(enc_b, h_enc, enc_w.t())  # (B, 4 enc + 2Z)
-        mu, log_sigma = enc_proj[:, 4 * enc :].chunk(2, dim=1)
-        log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-        z = torch.addcmul(mu, torch.exp(log_sigma), noise)  # (B, Z)
-        h_dec, c_dec = lstm_update(torch.addmm(dec_hh, z, dec_from_z), c_dec)
-        dec_proj = torch.addmm(dec_b, h_dec, dec_w.t())
-        _, _, content, _, write_params = self._split(dec_proj, sizes)
-        written, write_window = self._draw(content, write_params)
-        canvas = canvas + written
-        return canvas, c_enc, c_dec, enc_proj, dec_proj, (canvas, mu, log_sigma, z, read_window, write_window)
-
     def compile_steps(self, **options) -> DRAW:
-        """Compile the step of :meth:`forward` with ``torch.compile`` (its elementwise ops
-        fused, forward and backward): a faster training step after a one-off compilation of
-        some seconds, and again for each new batch shape. Returns the model."""
-        self._step = torch.compile(self._step, **options)
+        """Compile the fused engine's step with ``torch.compile`` (its elementwise ops fused,
+        forward and backward): a faster training step after a one-off compilation of some
+        seconds, and again for each new batch shape. Returns the model."""
+        self.compiled_step = torch.compile(fused_draw.step, **options)
         return self
-
-    def _split(self, proj: Tensor, sizes: list[int]) -> list[Tensor | None]:
-        parts = list(proj.split(sizes, dim=1))
-        return parts if self.attention else parts + [None, None]
 
     def _output(self, trace: list[tuple]) -> DrawOutput:
         canvases, mus, log_sigmas, zs, reads, writes = zip(*trace)
         windows = (list(reads), list(writes)) if self.attention else (None, None)
         return DrawOutput(torch.stack(canvases), torch.stack(mus), torch.stack(log_sigmas), torch.stack(zs), *windows)
-
-    def reference_forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
-        """Eq. 3-8 one module at a time: the plain reference the fast path is tested against."""
-        batch = x.shape[0]
-        h_enc, c_enc, h_dec, c_dec = self._states(batch, x.device, x.dtype)
-        features = self.feature_map(x) if self.read_source == "features" else None
-        canvas = torch.zeros_like(x)
-        trace = []  # per step: canvas, mu, log sigma, z, read window, write window
-        for _ in range(self.steps):
-            x_hat = x - torch.sigmoid(canvas)
-            glimpse, read_window = self.read(x, x_hat, h_dec, features)
-            h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
-            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
-            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)
-            h_dec, c_dec = self.decoder(z, (h_dec, c_dec))
-            written, write_window = self.write(h_dec)
-            canvas = canvas + written
-            trace.append((canvas, mu, log_sigma, z, read_window, write_window))
-        return self._output(trace)
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None = None, device=None) -> DrawOutput:
