@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from .configured import Configured
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TORCHVISION_BACKBONES = (
     "vgg16",
@@ -185,7 +187,7 @@ def _efficientnet_blocks(model: nn.Module) -> tuple[list[nn.Module], int]:
     return [stem, *model.blocks, head], model.num_features
 
 
-class Backbone(ImageEncoder):
+class Backbone(Configured, ImageEncoder):
     """An image encoder built by name.
 
     Args:
@@ -202,6 +204,8 @@ class Backbone(ImageEncoder):
             224 x 224); 16 dilates their last stride-2 stage, as DeepLab does, for a 14 x 14 x 1280
             map from the same weights (Lite0: the same ImageNet top-1, 1.3x the compute).
     """
+
+    config_exclude = ("progress",)
 
     def __init__(
         self,
@@ -233,14 +237,12 @@ class Backbone(ImageEncoder):
             super().__init__(blocks, out_dim, grid, trainable_blocks, spec.mean, spec.std)
         else:
             raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
-        # Rebuilding from a checkpoint loads trained weights: no pretrained download needed.
-        self.config = {
-            "name": name,
-            "weights": None,
-            "grid": grid,
-            "trainable_blocks": trainable_blocks,
-            "width": width,
-            "downsample": downsample,
-        }
-        if output_stride != 32:  # absent at 32: feature caches keyed on the config stay valid
-            self.config["output_stride"] = output_stride
+
+    @classmethod
+    def recorded(cls, arguments: dict) -> dict:
+        """Rebuilding loads trained weights, so no pretrained download is recorded; output_stride
+        is left out at its default, so that feature caches keyed on the config stay valid."""
+        config = {**super().recorded(arguments), "weights": None}
+        if config.get("output_stride") == 32:
+            del config["output_stride"]
+        return config

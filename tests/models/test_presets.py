@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vision_attention.models.presets import PRESETS
+from vision_attention.models import get_model, list_models, presets
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "train").glob("*.yaml"))
 VOCAB = 57
@@ -31,22 +31,23 @@ def build(spec):
     return cls(**args)
 
 
-def call(preset):
-    parameters = inspect.signature(preset).parameters
-    return preset(
+def call(name):
+    parameters = inspect.signature(getattr(presets, name)).parameters
+    return get_model(
+        name,
         **({"vocab_size": VOCAB} if "vocab_size" in parameters else {}),
         **({"weights": None} if "weights" in parameters else {}),
     )
 
 
 def test_every_config_has_a_preset_and_every_preset_a_config():
-    assert {c.stem for c in CONFIGS} == set(PRESETS)
+    assert {c.stem for c in CONFIGS} == set(list_models())
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.stem)
 def test_the_preset_builds_the_configs_model(config):
     from_yaml = build(yaml.safe_load(config.read_text())["model"]["init_args"]["model"])
-    preset = call(PRESETS[config.stem])
+    preset = call(config.stem)
     assert type(preset) is type(from_yaml)
     assert sum(p.numel() for p in preset.parameters()) == sum(p.numel() for p in from_yaml.parameters())
     assert getattr(preset, "config", None) == getattr(from_yaml, "config", None)

@@ -1,10 +1,10 @@
 """Models: plain nn.Modules (no Lightning)."""
 
-from torch import nn
-
+from . import presets  # registers the named models
 from .aligndraw import AlignDRAW, aligndraw_loss
 from .classifier import AttentionClassifier
 from .draw import DRAW, draw_loss
+from .registry import build_model, get_model, list_models, register_model
 from .scene_judge import SceneJudge
 from .seq2seq import Seq2Seq, sequence_loss
 from .show_attend_tell import (
@@ -35,29 +35,10 @@ __all__ = [
     "build_model",
     "caption_loss",
     "draw_loss",
+    "get_model",
     "hard_attention_loss",
+    "list_models",
+    "presets",
+    "register_model",
     "sequence_loss",
 ]
-
-MODELS = {
-    cls.__name__: cls
-    for cls in (
-        ShowAttendTell,
-        DRAW,
-        AlignDRAW,
-        SceneJudge,
-        AttentionClassifier,
-        TransformerClassifier,
-        Seq2Seq,
-        TransformerSeq2Seq,
-    )
-}
-
-
-def build_model(name: str, config: dict) -> nn.Module:
-    """Rebuild a model (fresh weights) from its class name and ``config``, as checkpoints and
-    model folders store them."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model class {name!r}; known: {', '.join(MODELS)}")
-    cls = MODELS[name]
-    return cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)

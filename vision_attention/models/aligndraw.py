@@ -28,9 +28,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..configured import Configured
 from ..layers import AdditiveAttention, GaussianWindow, padding_mask
 from ..vocab import PAD_ID
 from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, window_parts, write, zero_states
+from .registry import register_model
 
 
 class AlignDrawOutput(NamedTuple):
@@ -52,7 +54,8 @@ def gaussian_kl(mu_q: Tensor, log_sigma_q: Tensor, mu_p: Tensor, log_sigma_p: Te
     return (log_sigma_p - log_sigma_q + 0.5 * (variance_ratio + mean_term - 1)).sum(dim=(0, 2))
 
 
-class AlignDRAW(nn.Module):
+@register_model
+class AlignDRAW(Configured, nn.Module):
     """DRAW conditioned on a caption. It holds DRAW's parts (read, write, the inference LSTM
     and posterior; :func:`~vision_attention.models.draw.read` and ``write``) beside its own
     language model, word attention, generative LSTM and learned prior, and has its own step.
@@ -87,21 +90,6 @@ class AlignDRAW(nn.Module):
         channels = image_shape[0]
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
-        self.config = {
-            "image_shape": list(image_shape),
-            "steps": steps,
-            "read_n": read_n,
-            "write_n": write_n,
-            "enc_dim": enc_dim,
-            "dec_dim": dec_dim,
-            "z_dim": z_dim,
-            "attention": attention,
-            "likelihood": likelihood,
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "lang_dim": lang_dim,
-            "align_dim": align_dim,
-        }
         reader, writer, read_size, write_size = window_parts(
             image_shape, read_n, write_n, dec_dim, attention, likelihood
         )
@@ -117,10 +105,6 @@ class AlignDRAW(nn.Module):
         self.language = nn.LSTM(embed_dim, lang_dim, batch_first=True, bidirectional=True)
         self.align = AdditiveAttention(dec_dim, 2 * lang_dim, align_dim)
         self.prior = nn.Linear(dec_dim, 2 * z_dim)  # mu, log sigma before their tanh
-
-    @classmethod
-    def from_config(cls, config: dict) -> AlignDRAW:
-        return cls(**{**config, "image_shape": tuple(config["image_shape"])})
 
     def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
         """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""

@@ -15,8 +15,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..configured import Configured
 from ..layers import AdditiveAttention, AttentionPooling, lstm_update, padding_mask
 from ..vocab import PAD_ID
+from .registry import register_model
 
 
 class ClassifierOutput(NamedTuple):
@@ -41,7 +43,8 @@ def keras_initialised(lstm: nn.LSTM) -> nn.LSTM:
     return lstm
 
 
-class AttentionClassifier(nn.Module):
+@register_model
+class AttentionClassifier(Configured, nn.Module):
     """Embedding -> LSTM (every hidden state) -> attention pooling -> linear.
 
     Args:
@@ -94,18 +97,6 @@ class AttentionClassifier(nn.Module):
             raise ValueError(f"bidirectional needs an even hidden_dim (H/2 each way), got {hidden_dim}")
         self.pooling, self.bidirectional, self.see_padding = pooling, bidirectional, see_padding
         self.max_len, self.recurrent_dropout = max_len, recurrent_dropout
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "num_classes": num_classes,
-            "pooling": pooling,
-            "max_len": max_len,
-            "dropout": dropout,
-            "bidirectional": bidirectional,
-            "see_padding": see_padding,
-            "recurrent_dropout": recurrent_dropout,
-        }
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)  # Keras' default: an L2 penalty on it stays small
         lstm_size = hidden_dim // 2 if bidirectional else hidden_dim

@@ -35,9 +35,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..backbones import Backbone
+from ..configured import Configured
 from ..layers import GaussianAttention, GaussianWindow, place_window
 from .fused import draw as fused_draw
 from .fused import use_fused
+from .registry import register_model
 
 LOG_SIGMA_RANGE = (-8.0, 4.0)  # keeps exp() finite: sigma in [3e-4, 55]
 LEVELS = 256  # intensity levels of 8-bit images, for the discretised likelihood
@@ -147,7 +149,8 @@ def standard_noise(like: Tensor, z_dim: int, generator: torch.Generator | None) 
     return torch.randn(like.shape[0], z_dim, generator=generator, device=like.device, dtype=like.dtype)
 
 
-class DRAW(nn.Module):
+@register_model
+class DRAW(Configured, nn.Module):
     """The DRAW network.
 
     Args:
@@ -195,19 +198,6 @@ class DRAW(nn.Module):
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_source = attention, likelihood, read_source
         self.read_n, self.write_n = read_n, write_n
-        self.config = {
-            "image_shape": list(image_shape),
-            "steps": steps,
-            "read_n": read_n,
-            "write_n": write_n,
-            "enc_dim": enc_dim,
-            "dec_dim": dec_dim,
-            "z_dim": z_dim,
-            "attention": attention,
-            "likelihood": likelihood,
-            "read_source": read_source,
-            "backbone": None,
-        }
         reader, writer, read_size, write_size = window_parts(
             image_shape, read_n, write_n, dec_dim, attention, likelihood
         )
@@ -215,7 +205,6 @@ class DRAW(nn.Module):
             self.reader, self.writer = reader, writer
         if read_source == "features":
             self.features = backbone if backbone is not None else Backbone("tiny", grid=None, width=16, downsample=4)
-            self.config["backbone"] = self.features.config
             self.feature_shape = self._feature_shape()  # (D, h, w)
             read_size = (self.feature_shape[0] + channels) * read_n * read_n
         self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
@@ -226,15 +215,12 @@ class DRAW(nn.Module):
             self.log_scale = nn.Parameter(torch.full((channels,), -2.0))  # per channel, in [0, 1] units
 
     @classmethod
-    def from_config(cls, config: dict) -> DRAW:
-        """Rebuild (with fresh weights) from :attr:`config`; the backbone from its own config
-        (checkpoints before it was an object stored only the arguments that differ)."""
-        backbone = None
-        if config.get("read_source") == "features":
-            backbone = Backbone(
-                **{"name": "tiny", "width": 16, "downsample": 4, "grid": None, **(config.get("backbone") or {})}
-            )
-        return cls(**{**config, "image_shape": tuple(config["image_shape"]), "backbone": backbone})
+    def upgrade_config(cls, config: dict) -> dict:
+        """Checkpoints before the backbone was an argument stored only its settings that differ."""
+        backbone = config.get("backbone")
+        if config.get("read_source") == "features" and isinstance(backbone, dict) and "name" not in backbone:
+            config["backbone"] = {"name": "tiny", "width": 16, "downsample": 4, "grid": None, **backbone}
+        return config
 
     def _feature_shape(self) -> tuple[int, int, int]:
         self.features.eval()  # no batch-norm statistics from the probe

@@ -11,6 +11,9 @@ import itertools
 
 from torch import Tensor, nn
 
+from ..configured import Configured
+from .registry import register_model
+
 # The heads and their class counts per scene schema: the attributes of
 # vision_attention.data.attributes.SCHEMAS (a test holds the two equal; a model does not
 # import the data floor).
@@ -29,7 +32,8 @@ SCHEMAS: dict[str, dict[str, int]] = {
 }
 
 
-class SceneJudge(nn.Module):
+@register_model
+class SceneJudge(Configured, nn.Module):
     """Four conv blocks, each starting with a stride-2 conv, then one linear head per
     attribute over the flattened map (no global pooling: positions matter).
 
@@ -48,7 +52,6 @@ class SceneJudge(nn.Module):
             raise ValueError(f"unknown judge schema {schema!r}; choose from {sorted(SCHEMAS)}")
         channels, height, width_px = image_shape
         self.schema, self.heads = schema, SCHEMAS[schema]
-        self.config = {"schema": schema, "image_shape": list(image_shape), "width": width, "depth": depth}
         sizes = [channels, width, width, 2 * width, 2 * width]
         blocks = []
         for cin, cout in itertools.pairwise(sizes):
@@ -62,10 +65,6 @@ class SceneJudge(nn.Module):
         self.features = nn.Sequential(*blocks, nn.Flatten(), nn.Dropout(0.2))
         cells = -(-height // 16) * -(-width_px // 16)  # the map after four halvings, rounded up
         self.classify = nn.ModuleDict({name: nn.Linear(sizes[-1] * cells, n) for name, n in self.heads.items()})
-
-    @classmethod
-    def from_config(cls, config: dict) -> SceneJudge:
-        return cls(config["schema"], tuple(config["image_shape"]), config["width"], config.get("depth", 1))
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         """(B, C, H, W) in [0, 1] -> logits (B, classes) per attribute."""

@@ -18,8 +18,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ..configured import Configured
 from ..layers import AdditiveAttention, LocalAttention, LuongAttention, padding_mask
 from ..vocab import PAD_ID
+from .registry import register_model
 
 
 class SourceMemory(NamedTuple):
@@ -44,7 +46,8 @@ class DecoderStep(NamedTuple):
 AttentionKind = Literal["bahdanau", "luong-dot", "luong-general", "luong-concat", "local-m", "local-p"]
 
 
-class Seq2Seq(nn.Module):
+@register_model
+class Seq2Seq(Configured, nn.Module):
     """A bidirectional LSTM encoder and an LSTM decoder with attention.
 
     "bahdanau": the previous state s_{t-1} attends (additive score); s_t = LSTM([E y_{t-1}; c_t]);
@@ -99,15 +102,6 @@ class Seq2Seq(nn.Module):
             self.decoder = nn.LSTMCell(embed_dim + (hidden_dim if self.input_feeding else 0), hidden_dim)
             self.pre_output = nn.Linear(keys + hidden_dim, hidden_dim, bias=False)  # W_c
         self.out = nn.Linear(hidden_dim, vocab_size)
-        self.config = {
-            "vocab_size": vocab_size,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "attention": attention,
-            "input_feeding": input_feeding,
-            "window": window,
-            "dropout": dropout,
-        }
 
     def memory(self, source: Tensor) -> SourceMemory:
         """Encode the padded source (B, S) once: states, their key projection, the mask."""

@@ -31,9 +31,11 @@ import torch
 from torch import Tensor, nn
 
 from ..backbones import Backbone
+from ..configured import Configured
 from ..layers import SoftAttention, sample_location
 from .fused import use_fused
 from .fused.show_attend_tell import teacher_forced as fused_pass
+from .registry import register_model
 
 
 class Memory(NamedTuple):
@@ -63,7 +65,8 @@ class TeacherForced(NamedTuple):
     entropies: Tensor | None  # (B, T) hard attention: H[alpha_t]
 
 
-class ShowAttendTell(nn.Module):
+@register_model
+class ShowAttendTell(Configured, nn.Module):
     """The Show, Attend and Tell captioner.
 
     Its step reads the memory only through the attention, which shares one image's
@@ -113,17 +116,6 @@ class ShowAttendTell(nn.Module):
             if encoder is None:
                 raise ValueError("ShowAttendTell: give feature_dim when there is no encoder")
             feature_dim = encoder.out_dim
-        self.config = {
-            "vocab_size": vocab_size,
-            "encoder": None if encoder is None else encoder.config,
-            "feature_dim": feature_dim,
-            "embed_dim": embed_dim,
-            "hidden_dim": hidden_dim,
-            "attn_dim": attn_dim,
-            "attention": attention if isinstance(attention, str) else f"module:{type(attention).__qualname__}",
-            "dropout": dropout,
-            "gating": gating,
-        }
         self.encoder = encoder
         self.attention_type = "hard" if attention == "hard" else "soft"  # hard: locations sampled in training
         self.vocab_size, self.embed_dim, self.hidden_dim = vocab_size, embed_dim, hidden_dim
@@ -140,15 +132,11 @@ class ShowAttendTell(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     @classmethod
-    def from_config(cls, config: dict) -> ShowAttendTell:
-        """Rebuild (with fresh weights) from :attr:`config`."""
-        if str(config.get("attention", "")).startswith("module:"):
-            raise ValueError(
-                f"this captioner's attention is a module of its own ({config['attention'][7:]}): "
-                "build the model with it, then load the weights"
-            )
-        encoder = Backbone(**config["encoder"]) if config.get("encoder") else None
-        return cls(**{**config, "encoder": encoder})
+    def recorded(cls, arguments: dict) -> dict:
+        """feature_dim as built (the encoder's when not given): inference sizes its beams by it."""
+        if arguments["feature_dim"] is None and arguments["encoder"] is not None:
+            arguments = {**arguments, "feature_dim": arguments["encoder"].out_dim}
+        return super().recorded(arguments)
 
     # ----- shared pieces ------------------------------------------------------------
     def encode(self, images: Tensor) -> Tensor:

@@ -13,9 +13,11 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ..configured import Configured
 from ..layers import AttentionPooling, MultiHeadAttention, PositionalEncoding, padding_mask
 from ..vocab import PAD_ID
 from .classifier import ClassifierOutput
+from .registry import register_model
 from .seq2seq import DecoderStep
 
 
@@ -78,7 +80,8 @@ class TransformerEncoder(nn.Module):
         return x
 
 
-class TransformerClassifier(nn.Module):
+@register_model
+class TransformerClassifier(Configured, nn.Module):
     """A Transformer encoder read out by attention pooling (per-token weights to show).
 
     Args:
@@ -104,16 +107,6 @@ class TransformerClassifier(nn.Module):
         max_len: int = 64,
     ) -> None:
         super().__init__()
-        self.config = {
-            "vocab_size": vocab_size,
-            "dim": dim,
-            "heads": heads,
-            "layers": layers,
-            "ff_dim": ff_dim,
-            "num_classes": num_classes,
-            "dropout": dropout,
-            "max_len": max_len,
-        }
         self.encoder = TransformerEncoder(vocab_size, dim, heads, layers, ff_dim, dropout, max_len)
         self.pool = AttentionPooling(dim)
         self.out = nn.Linear(dim, num_classes)
@@ -133,7 +126,8 @@ class TransformerState(NamedTuple):
     prefix: Tensor  # (B, t) the tokens so far, <start> first
 
 
-class TransformerSeq2Seq(nn.Module):
+@register_model
+class TransformerSeq2Seq(Configured, nn.Module):
     """The Transformer encoder-decoder with tied target embedding and output layer.
 
     Step-wise decoding recomputes the decoder over the prefix (sequences here are short);
@@ -167,15 +161,6 @@ class TransformerSeq2Seq(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
         self.out = nn.Linear(dim, vocab_size)
         self.out.weight = self.embedding.weight
-        self.config = {
-            "vocab_size": vocab_size,
-            "dim": dim,
-            "heads": heads,
-            "layers": layers,
-            "ff_dim": ff_dim,
-            "dropout": dropout,
-            "max_len": max_len,
-        }
 
     def memory(self, source: Tensor) -> TransformerMemory:
         mask = source != PAD_ID
