@@ -176,23 +176,6 @@ def run_lightning(argv: list[str]) -> int:
     return 0
 
 
-def figure_paths(folder: Path, images: list[Path]) -> list[Path]:
-    """One attention figure per image, ``<file name>.attention.png`` in ``folder``: named after
-    the whole file name (``a.png`` and ``a.jpg`` differ), numbered when two inputs share a
-    name, and never the path of an input, so no input and no other figure is overwritten."""
-    inputs = {p.resolve() for p in images}
-    taken: set[Path] = set()
-    paths = []
-    for image in images:
-        candidate, n = folder / f"{image.name}.attention.png", 1
-        while candidate.resolve() in taken or candidate.resolve() in inputs:
-            n += 1
-            candidate = folder / f"{image.name}.attention-{n}.png"
-        taken.add(candidate.resolve())
-        paths.append(candidate)
-    return paths
-
-
 def run_caption(args: argparse.Namespace) -> int:
     from .cli_caption import run_caption as caption
 

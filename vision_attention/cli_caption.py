@@ -90,7 +90,7 @@ def expand_inputs(specs: list[str], recursive: bool = False) -> tuple[list[Path]
 
 
 def _load(path: Path):
-    from .data.images import BadImageError, load_rgb
+    from .data.image_decoding import BadImageError, load_rgb
 
     try:
         return load_rgb(path), None
@@ -157,8 +157,7 @@ def load_captioner(models: list[str], device: str):
 def run_caption(args: argparse.Namespace, default_model: str) -> int:
     from tqdm.auto import tqdm
 
-    from .cli import figure_paths
-    from .outputs import check_output, check_outputs, write_atomically
+    from .outputs import check_output, check_outputs, figure_paths, write_atomically
     from .resources import check_int
     from .viz import caption_page, caption_section, save_attention_figure
 

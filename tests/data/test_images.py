@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from vision_attention.data import BadImageError, CaptionedImage, CaptionedImages, collate_captions, load_rgb
-from vision_attention.data.captioning import CaptionItems
+from vision_attention.data.caption_sets import CaptionItems
 from vision_attention.vocab import Vocabulary
 
 
@@ -65,7 +65,7 @@ def test_exif_orientation_is_applied(tmp_path, photo):
 
 def test_one_preprocessing_path_for_files_pil_images_arrays_and_tensors(tmp_path, photo):
     """The same picture gives the same model input however it is handed over."""
-    from vision_attention.data.images import as_rgb, to_model_input
+    from vision_attention.data.image_decoding import as_rgb, to_model_input
 
     exif = Image.Exif()
     exif[0x0112] = 6

@@ -7,7 +7,7 @@ from PIL import Image
 from torch import nn
 
 from vision_attention.data import CachedFeatures, CaptionFilesDataModule
-from vision_attention.data.captioning import RandomMirror, mirror_captions
+from vision_attention.data.caption_sets import RandomMirror, mirror_captions
 
 
 class GridEncoder(nn.Module):

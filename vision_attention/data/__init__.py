@@ -11,11 +11,11 @@ from .caption_files import (
     read_karpathy_json,
     seeded_split,
 )
-from .captioning import CaptionedImages, CaptionItems, collate_captions, pad_captions
+from .caption_sets import CaptionedImages, CaptionItems, collate_captions, pad_captions
 from .dates import DatePairs, make_pairs
 from .digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist, read_idx
 from .feature_cache import CachedFeatures, FeatureCache
-from .images import BadImageError, collate_images, load_rgb
+from .image_decoding import BadImageError, collate_images, load_rgb
 from .mnist_captions import MNISTCaptions
 from .sentiment import SentenceLabels, read_sentiment, read_sentiment_file
 from .shapes import ShapesCaptions

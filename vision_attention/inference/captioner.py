@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from ..checkpoints import CheckpointError
-from ..data.images import ImageTransform
+from ..data.image_decoding import ImageTransform
 from ..models.decoding import beam_search
 from ..models.ensemble import Ensemble
 from ..models.show_attend_tell import ShowAttendTell
@@ -121,7 +121,7 @@ class Captioner:
 
     def to_tensor(self, image: ImageLike) -> torch.Tensor:
         """A path, PIL image, (C, H, W) tensor or (H, W[, C]) array as the model's input
-        (3, S, S): the preprocessing of training (:class:`~vision_attention.data.images.ImageTransform`)."""
+        (3, S, S): the preprocessing of training (:class:`~vision_attention.data.image_decoding.ImageTransform`)."""
         return self.transform(image)
 
     @property

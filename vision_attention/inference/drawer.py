@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import CheckpointError
-from ..data.captioning import pad_captions
+from ..data.caption_sets import pad_captions
 from ..layers import GaussianWindow
 from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..data.caption_files import CaptionedImage
-from ..data.images import load_rgb
+from ..data.image_decoding import load_rgb
 from ..metrics import caption_metrics, coco_metrics
 from ..resources import check_int
 from .captioner import Captioner

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..data.captioning import pad_captions
+from ..data.caption_sets import pad_captions
 from ..models.decoding import beam_search
 from ..resources import check_int
 from .text_checkpoint import TextInference

@@ -1,12 +1,12 @@
 """Thin LightningModules: each receives a model and owns the loop."""
 
-from .base import VisionModule
 from .callbacks import BudgetDecay, ElapsedMinutes, EMAWeights, SaveLastOnStop
-from .captioning import CaptioningModule
-from .drawing import AlignDrawModule, DrawModule
-from .judging import JudgeModule
-from .self_critical import SelfCriticalModule
-from .text import ClassifierModule, Seq2SeqModule
+from .captioning_module import CaptioningModule
+from .drawing_modules import AlignDrawModule, DrawModule
+from .judging_module import JudgeModule
+from .self_critical_module import SelfCriticalModule
+from .text_modules import ClassifierModule, Seq2SeqModule
+from .vision_module import VisionModule
 
 __all__ = [
     "AlignDrawModule",

@@ -2,7 +2,7 @@
 
 from . import presets  # registers the named models
 from .aligndraw import AlignDRAW, aligndraw_loss
-from .classifier import AttentionClassifier
+from .attention_classifier import AttentionClassifier
 from .draw import DRAW, draw_loss
 from .registry import build_model, get_model, list_models, register_model
 from .scene_judge import SceneJudge

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..backbones import Backbone
 from .aligndraw import AlignDRAW
-from .classifier import AttentionClassifier
+from .attention_classifier import AttentionClassifier
 from .draw import DRAW
 from .registry import register_model
 from .scene_judge import SceneJudge

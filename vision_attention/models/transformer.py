@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ..configured import Configured
 from ..layers import AttentionPooling, MultiHeadAttention, PositionalEncoding, padding_mask
 from ..vocab import PAD_ID
-from .classifier import ClassifierOutput
+from .attention_classifier import ClassifierOutput
 from .registry import register_model
 from .seq2seq import DecoderStep
 

@@ -46,7 +46,7 @@ class PretrainedModel:
     def transforms(self):
         """The preprocessing as a callable: an image (path, PIL image, array or tensor) ->
         the model's input tensor, as in training."""
-        from ..data.images import ImageTransform
+        from ..data.image_decoding import ImageTransform
 
         p = self.preprocessing
         if "image_size" in p:

@@ -4,16 +4,16 @@ lengths where sequences vary, and ``num_workers``; modules with words build thei
 :class:`~vision_attention.vocab.Vocabulary` in ``setup`` and keep it in their
 ``state_dict``, so that it travels inside checkpoints."""
 
-from .base import SplitsDataModule, data_root, weights_fingerprint
-from .captions import (
+from .caption_datamodules import (
     CaptionDataModule,
     CaptionFilesDataModule,
     MNISTCaptionsDataModule,
     SceneCaptionsDataModule,
     ShapesCaptionsDataModule,
 )
-from .images import ImagesDataModule
-from .text import DatesDataModule, SentimentDataModule, collate_dates
+from .image_datamodules import ImagesDataModule
+from .splits import SplitsDataModule, data_root, weights_fingerprint
+from .text_datamodules import DatesDataModule, SentimentDataModule, collate_dates
 
 __all__ = [
     "CaptionDataModule",

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from ..vocab import Vocabulary
 from .caption_files import CaptionedImage
-from .images import BadImageError, load_rgb
+from .image_decoding import BadImageError, load_rgb
 
 _warned: set[str] = set()
 

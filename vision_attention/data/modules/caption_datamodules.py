@@ -10,12 +10,12 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from ...vocab import Vocabulary
 from ..caption_files import read_caption_records
-from ..captioning import CaptionedImages, CaptionItems, RandomMirror, collate_captions, mirror_image
+from ..caption_sets import CaptionedImages, CaptionItems, RandomMirror, collate_captions, mirror_image
 from ..digits import load_mnist
 from ..feature_cache import CachedFeatures, FeatureCache, file_fingerprints
 from ..mnist_captions import MNISTCaptions
 from ..shapes import ShapesCaptions
-from .base import SplitsDataModule, _require, weights_fingerprint
+from .splits import SplitsDataModule, _require, weights_fingerprint
 
 
 class CaptionDataModule(SplitsDataModule):
@@ -202,7 +202,7 @@ class CaptionFilesDataModule(CaptionDataModule):
     def make_splits(self) -> dict[str, Dataset]:
         from functools import partial
 
-        from ..images import to_model_input
+        from ..image_decoding import to_model_input
 
         h = self.hparams
         self._records = self.records()
@@ -275,6 +275,6 @@ class _Trunk(torch.nn.Module):
 
 
 def _mirrored_input(image, size: int) -> torch.Tensor:
-    from ..images import to_model_input
+    from ..image_decoding import to_model_input
 
     return mirror_image(to_model_input(image, size=size))

@@ -8,10 +8,10 @@ from typing import Literal
 from torch.utils.data import Dataset, Subset
 
 from ..digits import DynamicBinarized, ImageArray, TorchvisionImages, load_binarized_mnist, load_mnist
-from ..images import collate_images
+from ..image_decoding import collate_images
 from ..sentiment import split_indices
 from ..shapes import ShapesCaptions
-from .base import SplitsDataModule, _require
+from .splits import SplitsDataModule, _require
 
 
 class ImagesDataModule(SplitsDataModule):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ..models.decoding import beam_search, greedy
 from ..models.seq2seq import sequence_loss
-from .base import VisionModule
+from .vision_module import VisionModule
 
 
 class _TextModule(VisionModule):

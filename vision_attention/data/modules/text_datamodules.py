@@ -6,10 +6,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ...vocab import Vocabulary, tokenize
-from ..captioning import pad_captions
+from ..caption_sets import pad_captions
 from ..dates import DatePairs, characters, make_pairs
 from ..sentiment import SentenceLabels, read_sentiment, split_indices
-from .base import SplitsDataModule, _require
+from .splits import SplitsDataModule, _require
 
 
 class SentimentDataModule(SplitsDataModule):

@@ -6,7 +6,7 @@ import torch
 
 from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss, importance_weighted_nll
-from .base import VisionModule
+from .vision_module import VisionModule
 
 
 class _BoundModule(VisionModule):

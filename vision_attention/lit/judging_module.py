@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ..data.attributes import IGNORE, attribute_targets, judged_correct
 from ..models.scene_judge import SceneJudge
-from .base import VisionModule
+from .vision_module import VisionModule
 
 
 class JudgeModule(VisionModule):

@@ -19,7 +19,7 @@ import torch
 from ..metrics import attention_entropy, caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
-from .base import VisionModule
+from .vision_module import VisionModule
 
 MAX_WORDS = 63  # longer captions share the baseline of 63 words
 

@@ -22,7 +22,7 @@ from ..models.self_critical import self_critical_loss
 from ..models.show_attend_tell import ShowAttendTell
 from ..pretrained import SHIPPED, shipped_path
 from ..vocab import Vocabulary
-from .captioning import CaptioningModule
+from .captioning_module import CaptioningModule
 
 
 class SelfCriticalModule(CaptioningModule):
