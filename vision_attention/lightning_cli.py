@@ -37,19 +37,22 @@ class VisionAttentionCLI(LightningCLI):
         commands.pop("predict")
         return commands
 
-    def _parse_ckpt_path(self) -> None:
-        """Lightning would overwrite the config with the hyperparameters stored in the
-        ``--ckpt_path`` checkpoint, silently undoing flags such as
-        ``validate --model.beam_size 1``. Here the config and flags say how to
-        run; the checkpoint gives the weights (a model of another shape fails to load)."""
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, then take ``--ckpt_path`` out of the config: Lightning would otherwise overwrite
+        the config with the hyperparameters stored in that checkpoint, silently undoing flags
+        such as ``validate --model.beam_size 1``. Here the config and flags say how to run; the
+        checkpoint gives the weights (a model of another shape fails to load), resolved by the
+        subcommand methods below."""
+        super().parse_arguments(parser, args)
+        command = self.config.get("subcommand")
+        self.requested_ckpt_path = self.config[command].get("ckpt_path") if command else None
+        if self.requested_ckpt_path is not None:
+            self.config[command].ckpt_path = None
 
-    def _prepare_subcommand_kwargs(self, subcommand: str) -> dict:
-        kwargs = super()._prepare_subcommand_kwargs(subcommand)
-        if "ckpt_path" in self._subcommand_method_arguments[subcommand]:
-            kwargs["ckpt_path"] = resolve_ckpt_path(
-                kwargs.get("ckpt_path"), subcommand, self.trainer.default_root_dir, self.model
-            )
-        return kwargs
+    def resolved(self, subcommand: str, kwargs: dict) -> dict:
+        """The subcommand's arguments with ``--ckpt_path`` resolved (:func:`resolve_ckpt_path`)."""
+        root = self.trainer.default_root_dir
+        return {**kwargs, "ckpt_path": resolve_ckpt_path(self.requested_ckpt_path, subcommand, root, self.model)}
 
     def instantiate_trainer(self, **kwargs):
         """The trainer, writing checkpoints atomically unless the config names its own
@@ -64,10 +67,17 @@ class VisionAttentionCLI(LightningCLI):
         """``trainer.fit`` holding the run folder: a second fit in the same ``default_root_dir``
         at the same time would pick the same version folder and write over the first's files.
         Only the first process holds it: DDP starts the other ranks as copies of this command."""
+        kwargs = self.resolved("fit", kwargs)
         if not first_process():
             return self.trainer.fit(**kwargs)
         with hold_run_folder(self.trainer.default_root_dir):
             self.trainer.fit(**kwargs)
+
+    def validate(self, **kwargs) -> None:
+        self.trainer.validate(**self.resolved("validate", kwargs))
+
+    def test(self, **kwargs) -> None:
+        self.trainer.test(**self.resolved("test", kwargs))
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.vocab_size", "model.init_args.model.init_args.vocab_size", apply_on="instantiate")

@@ -37,7 +37,10 @@ class VisionModule(L.LightningModule):
 
     def datamodule_hparams(self) -> tuple[str, dict] | None:
         """The data module's class name and arguments (without LightningCLI's own entries)."""
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        try:
+            datamodule = getattr(self.trainer, "datamodule", None)
+        except RuntimeError:  # not attached to a trainer (a module saved by hand)
+            return None
         if datamodule is None:
             return None
         return type(datamodule).__name__, {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")}
