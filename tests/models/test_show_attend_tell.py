@@ -269,3 +269,20 @@ def test_a_module_of_its_own_beam_searches_and_says_it_cannot_be_rebuilt_from_it
     assert model.config["attention"] == "module:LuongAttention"
     with pytest.raises(ValueError, match="a module of its own \\(LuongAttention\\)"):
         ShowAttendTell.from_config(model.config)
+
+
+def test_reinforce_terms_update_the_baseline_of_each_caption_length_from_sampled_captions_only():
+    from vision_attention.models.show_attend_tell import reinforce_terms
+
+    word_nll = torch.tensor([[1.0, 2.0, 0.5], [0.5, 0.5, 0.0], [3.0, 1.0, 1.0]])  # 0 at padding
+    lengths = torch.tensor([4, 3, 4])  # with <start> and <end>: 3, 2 and 3 words
+    log_probs, entropies = torch.full((3, 3), -1.0, requires_grad=True), torch.ones(3, 3)
+    sampled = torch.tensor([True, True, False])  # the third used the expected context
+    baseline = torch.zeros(64)
+    baseline[3] = -2.0
+    terms = reinforce_terms(word_nll, log_probs, entropies, lengths, sampled, baseline, decay=0.9, entropy_weight=0.0)
+    # caption 0 sums 3 words: reward -3.5; caption 1 sums 2: reward -1.0; caption 2 updates nothing
+    assert torch.allclose(baseline[3], torch.tensor(0.9 * -2.0 + 0.1 * -3.5))
+    assert torch.allclose(baseline[2], torch.tensor(0.1 * -1.0)) and (baseline[4:] == 0).all()
+    # against the baseline before the update: -(R - b) sum_t log p(s_t) over real steps
+    torch.testing.assert_close(terms, torch.tensor([-(-3.5 + 2.0) * -3.0, -(-1.0 - 0.0) * -2.0, -(-5.0 + 2.0) * -3.0]))

@@ -18,10 +18,8 @@ import torch
 
 from ..metrics import attention_entropy, caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
-from ..models.show_attend_tell import ShowAttendTell, caption_loss, caption_rewards, hard_attention_loss
+from ..models.show_attend_tell import MAX_WORDS, ShowAttendTell, caption_loss, caption_rewards, reinforce_terms
 from .vision_module import VisionModule
-
-MAX_WORDS = 63  # longer captions share the baseline of 63 words
 
 
 class CaptioningModule(VisionModule):
@@ -53,7 +51,7 @@ class CaptioningModule(VisionModule):
             without gradients over the sampled captions; trained with it, attention was
             sharper (val/attention_entropy 0.57 against 0.70) at the same dev BLEU-4.
         reward_to_go: hard attention: reward each location with the words from its step on
-            rather than the whole caption (see :func:`hard_attention_loss`).
+            rather than the whole caption (see :func:`~vision_attention.models.show_attend_tell.hard_attention_loss`).
         expectation_prob: probability of using the expected context instead of a sample
             during training (hard attention; the paper uses 0.5).
         beam_size: beam width of validation and test decoding (1: greedy).
@@ -141,32 +139,23 @@ class CaptioningModule(VisionModule):
         result = {"loss": loss, "nll": word_nll.sum() / words.sum(), "penalty": penalty.mean()}
         if sampling:
             to_go = self.hparams.reward_to_go
-            # How many words each reward sums: the caption's, or those from step t on.
-            rewarded = words[:, None] - torch.arange(word_nll.shape[1], device=self.device) if to_go else words[:, None]
-            rewarded = rewarded.clamp(0, MAX_WORDS)  # (B, T) or (B, 1); 0 at padding
             reference = 0.0  # the part of the baseline per caption
             if self.hparams.reinforce_baseline == "expected":
                 reference = self.expected_rewards(features, captions, lengths, ~expectation, to_go)
-            reinforce = hard_attention_loss(
+            reinforce = reinforce_terms(
                 word_nll,
                 out.log_probs,
                 out.entropies,
                 lengths,
-                reference + self.baseline[rewarded],
+                ~expectation,
+                self.baseline,
+                reference,
+                self.hparams.baseline_decay,
                 self.hparams.reinforce_weight,
                 self.hparams.entropy_weight,
                 to_go,
             )  # (B,), normalised per word like the caption loss
             result["loss"] = loss + reinforce.sum() / words.sum()
-            use = ~expectation[:, None] & (rewarded > 0)  # sampled captions, real steps
-            if use.any():
-                with torch.no_grad():  # b_n <- 0.9 b_n + 0.1 mean of what the rewards that sum n words leave
-                    rewards = (caption_rewards(word_nll, to_go) - reference)[use]
-                    total = torch.zeros_like(self.baseline).index_add_(0, rewarded[use], rewards)
-                    count = torch.zeros_like(self.baseline).index_add_(0, rewarded[use], torch.ones_like(rewards))
-                    seen = count > 0
-                    decay = self.hparams.baseline_decay
-                    self.baseline[seen] = decay * self.baseline[seen] + (1 - decay) * total[seen] / count[seen]
         return result
 
     @torch.no_grad()

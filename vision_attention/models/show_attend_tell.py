@@ -301,3 +301,56 @@ def caption_rewards(word_nll: Tensor, to_go: bool = False) -> Tensor:
     step on (B, T): the rewards of :func:`hard_attention_loss`. Detached."""
     log_p = -word_nll.detach()  # (B, T), 0 at padding
     return log_p.flip(1).cumsum(1).flip(1) if to_go else log_p.sum(1, keepdim=True)
+
+
+MAX_WORDS = 63  # longer captions (or rewards summing more words) share the baseline of 63 words
+
+
+def reinforce_terms(
+    word_nll: Tensor,
+    log_probs: Tensor,
+    entropies: Tensor,
+    lengths: Tensor,
+    sampled: Tensor,
+    baseline: Tensor,
+    reference: Tensor | float = 0.0,
+    decay: float = 0.9,
+    reinforce_weight: float = 1.0,
+    entropy_weight: float = 0.01,
+    reward_to_go: bool = False,
+) -> Tensor:
+    """A batch's REINFORCE terms (:func:`hard_attention_loss`) against a moving-average baseline,
+    and that baseline's update: the whole hard-attention objective beside the caption loss.
+
+    The baseline is kept per number of words a reward sums, b_n (``baseline``, (MAX_WORDS + 1,),
+    updated in place): b_n <- decay b_n + (1 - decay) mean of the rewards of the sampled captions
+    that sum n words, less ``reference`` (0, or a per-caption part such as log p(y | a) under the
+    expected context). A baseline independent of the sample keeps the estimator unbiased.
+
+    Args:
+        word_nll, log_probs, entropies, lengths: as :func:`hard_attention_loss`.
+        sampled: (B,) bool, the captions whose locations were sampled (not the expectation).
+        baseline: (MAX_WORDS + 1,) b_n.
+        reference: per-caption part of the baseline, (B, 1) or (B, T), or 0.
+        decay, reinforce_weight, entropy_weight, reward_to_go: as their names say.
+
+    Returns:
+        (B,) the terms to add to each caption's loss, to be normalised as the NLL is.
+    """
+    words = lengths - 1  # (B,)
+    steps = torch.arange(word_nll.shape[1], device=word_nll.device)
+    rewarded = words[:, None] - steps if reward_to_go else words[:, None]  # words each reward sums
+    rewarded = rewarded.clamp(0, MAX_WORDS)  # (B, T) or (B, 1); 0 at padding
+    terms = hard_attention_loss(
+        word_nll, log_probs, entropies, lengths, reference + baseline[rewarded],
+        reinforce_weight, entropy_weight, reward_to_go,
+    )  # fmt: skip
+    use = sampled[:, None] & (rewarded > 0)  # sampled captions, real steps
+    if use.any():
+        with torch.no_grad():
+            rewards = (caption_rewards(word_nll, reward_to_go) - reference)[use]
+            total = torch.zeros_like(baseline).index_add_(0, rewarded[use], rewards)
+            count = torch.zeros_like(baseline).index_add_(0, rewarded[use], torch.ones_like(rewards))
+            seen = count > 0
+            baseline[seen] = decay * baseline[seen] + (1 - decay) * total[seen] / count[seen]
+    return terms
