@@ -91,7 +91,7 @@ def test_fine_tuning_trains_the_tail_from_the_trunk_cache(tmp_path):
         str(tmp_path / "captions.txt"), image_size=64, min_count=1, mirror=True, feature_cache=str(tmp_path / "cache")
     )
     stem_calls.clear()
-    again.use_encoder(encoder)
+    again.use_cached_features(encoder.cacheable())
     assert stem_calls == [] and len(list((tmp_path / "cache").glob("*.f16"))) == 3
 
 
@@ -100,4 +100,4 @@ def test_an_encoder_that_trains_every_block_cannot_use_a_cache(tmp_path):
         str(photos(tmp_path)), image_size=64, min_count=1, feature_cache=str(tmp_path / "cache")
     )
     with pytest.raises(ValueError, match="feature_cache needs a frozen encoder or trunk"):
-        data.use_encoder(Backbone("resnet18", weights=None, grid=None, trainable_blocks=-1))
+        data.use_cached_features(Backbone("resnet18", weights=None, grid=None, trainable_blocks=-1).cacheable())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -38,6 +39,27 @@ TORCHVISION_BACKBONES = (
 )
 PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
 BACKBONES = (*TORCHVISION_BACKBONES, *PYPI_BACKBONES, "tiny")
+
+
+class CacheablePart(NamedTuple):
+    """What a feature cache may store for an encoder: the explicit encoder-side step of
+    training on cached features (see :meth:`ImageEncoder.cacheable`)."""
+
+    compute: nn.Module  # images (B, 3, H, W) -> the vectors the cache stores (B, L', C)
+    weights: nn.Module  # the frozen modules those vectors depend on: their fingerprint keys the cache
+    config: dict  # the encoder's settings, also in the key
+
+
+class _Trunk(nn.Module):
+    """A fine-tuned encoder's frozen trunk, as a module: images -> what the cache stores."""
+
+    def __init__(self, encoder: ImageEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.training = encoder.training  # so that a cache restores the encoder's own mode
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.encoder.trunk(images)
 
 
 class ImageEncoder(nn.Module):
@@ -114,6 +136,20 @@ class ImageEncoder(nn.Module):
         if not self.fine_tuned:
             return self(images)
         return self._trunk_map(images).flatten(2).transpose(1, 2)
+
+    def cacheable(self) -> CacheablePart:
+        """The part of this encoder a feature cache stores: the whole encoder when every block is
+        frozen, the frozen trunk when the last blocks are fine-tuned (the tail then runs on the
+        cached vectors, :meth:`from_trunk`). An encoder that trains every block has none."""
+        if any(p.requires_grad for p in self.parameters()) and not self.fine_tuned:
+            raise ValueError(
+                "feature_cache needs a frozen encoder or trunk (trainable_blocks: 0, "
+                "or fewer than the encoder's blocks)"
+            )
+        config = getattr(self, "config", {"name": type(self).__name__})
+        if self.fine_tuned:  # a trained tail keeps the cache: only the trunk's weights key it
+            return CacheablePart(_Trunk(self), self.blocks[: self.frozen], config)
+        return CacheablePart(self, self, config)
 
     def from_trunk(self, vectors: Tensor) -> Tensor:
         """The trunk's output (B, L', C) -> annotation vectors (B, L, D), running the tail."""

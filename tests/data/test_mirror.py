@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from vision_attention.backbones import CacheablePart
 from vision_attention.data import CachedFeatures, CaptionFilesDataModule
 from vision_attention.data.caption_sets import RandomMirror, mirror_captions
 
@@ -20,6 +21,11 @@ class GridEncoder(nn.Module):
     def forward(self, images):
         self.calls += 1
         return nn.functional.adaptive_avg_pool2d(images, 2).flatten(2).transpose(1, 2)
+
+
+def part(encoder):
+    """The encoder's whole output cached, keyed by its (weightless) self."""
+    return CacheablePart(encoder, encoder, {"name": "GridEncoder"})
 
 
 def photos(tmp_path):
@@ -71,8 +77,8 @@ def test_a_feature_cache_holds_the_mirror_images_features_too(tmp_path):
     data = CaptionFilesDataModule(
         str(photos(tmp_path)), image_size=8, min_count=1, mirror=True, feature_cache=str(tmp_path / "cache")
     )
-    data.use_encoder(encoder)
-    data.use_encoder(encoder)  # again, as a test after a fit does: the cached splits stay
+    data.use_cached_features(part(encoder))
+    data.use_cached_features(part(encoder))  # again, as a test after a fit does: the cached splits stay
     train = data.splits["train"]
     assert isinstance(train.plain, CachedFeatures) and isinstance(train.mirrored, CachedFeatures)
     assert isinstance(data.splits["val"], CachedFeatures)
@@ -94,5 +100,5 @@ def test_a_feature_cache_holds_the_mirror_images_features_too(tmp_path):
         str(tmp_path / "captions.txt"), image_size=8, min_count=1, mirror=True, feature_cache=str(tmp_path / "cache")
     )
     reader = GridEncoder()
-    again.use_encoder(reader)
+    again.use_cached_features(part(reader))
     assert reader.calls == 0  # both caches were found, nothing recomputed

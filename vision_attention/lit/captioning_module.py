@@ -94,8 +94,9 @@ class CaptioningModule(VisionModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)  # the vocabulary
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and hasattr(datamodule, "use_encoder") and self.model.encoder is not None:
-            datamodule.use_encoder(self.model.encoder)  # a no-op unless the data caches features
+        caches = datamodule is not None and getattr(datamodule.hparams, "feature_cache", None) is not None
+        if caches and self.model.encoder is not None:  # the encoder says what may be cached
+            datamodule.use_cached_features(self.model.encoder.cacheable())
 
     def checkpoint_extra(self) -> dict:
         data = self.datamodule_hparams()
@@ -120,8 +121,7 @@ class CaptioningModule(VisionModule):
         if "images" in batch:
             return self.model.encode(batch["images"])
         encoder = self.model.encoder  # cached features: a fine-tuned encoder runs its tail on them
-        from_trunk = getattr(encoder, "from_trunk", None)
-        return batch["features"] if from_trunk is None else from_trunk(batch["features"])
+        return batch["features"] if encoder is None else encoder.from_trunk(batch["features"])
 
     def losses(self, batch: dict, features: torch.Tensor) -> dict:
         """The teacher-forced loss and its parts (and for hard attention the REINFORCE terms,

@@ -220,27 +220,20 @@ class CaptionFilesDataModule(CaptionDataModule):
         train = [r for r in self._records if r.split == "train"]
         return Vocabulary.build((c for r in train for c in r.captions), self.hparams.min_count)
 
-    def use_encoder(self, encoder: torch.nn.Module) -> None:
-        """Replace the images of every split by the cached features of a frozen ``encoder``,
-        computing them once (keyed by the encoder's name, settings and weights). When its
-        last blocks are fine-tuned, the cache holds the frozen trunk's output instead, and
-        the model runs the tail on it (``encoder.from_trunk``)."""
+    def use_cached_features(self, part) -> None:
+        """Replace the images of every split by the vectors ``part.compute`` makes of them,
+        computed once and cached (keyed by ``part.config``, the fingerprint of ``part.weights``,
+        the image size and the files): the explicit encoder-side step the model hands over
+        (:meth:`~vision_attention.backbones.ImageEncoder.cacheable`). A no-op without
+        ``feature_cache``."""
         if self.hparams.feature_cache is None:
             return
-        fine_tuned = getattr(encoder, "fine_tuned", False)
-        if any(p.requires_grad for p in encoder.parameters()) and not fine_tuned:
-            raise ValueError(
-                "feature_cache needs a frozen encoder or trunk (trainable_blocks: 0, "
-                "or fewer than the encoder's blocks)"
-            )
         self.setup()
         device = (
             self.trainer.strategy.root_device if self.trainer is not None else "cpu"
         )  # the GPU when training on one
-        config = getattr(encoder, "config", {"name": type(encoder).__name__})
-        frozen = encoder.blocks[: encoder.frozen] if fine_tuned else encoder  # a trained tail keeps the cache
-        settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(frozen)}
-        source = _Trunk(encoder) if fine_tuned else encoder
+        config = part.config
+        settings = {**config, "image_size": self.hparams.image_size, "weights": weights_fingerprint(part.weights)}
 
         def cached(images: CaptionedImages, **extra) -> CachedFeatures:
             paths = [r.path for r in images.records]
@@ -251,9 +244,9 @@ class CaptionFilesDataModule(CaptionDataModule):
                 [str(p) for p in paths],
                 file_fingerprints(paths),
             )
-            training = encoder.training  # building the cache puts the encoder in eval mode
-            features = cache.get_or_build(images, source, device=device)
-            encoder.train(training)
+            training = part.compute.training  # building the cache puts the encoder in eval mode
+            features = cache.get_or_build(images, part.compute, device=device)
+            part.compute.train(training)
             return CachedFeatures(features, [r.captions for r in images.records])
 
         for split, images in list(self.splits.items()):  # splits already cached stay as they are
@@ -261,17 +254,6 @@ class CaptionFilesDataModule(CaptionDataModule):
                 self.splits[split] = RandomMirror(cached(images.plain), cached(images.mirrored, mirror=True))
             elif isinstance(images, CaptionedImages) and len(images):
                 self.splits[split] = cached(images)
-
-
-class _Trunk(torch.nn.Module):
-    """What a feature cache stores for a fine-tuned encoder: its frozen trunk's output."""
-
-    def __init__(self, encoder: torch.nn.Module) -> None:
-        super().__init__()
-        self.encoder = encoder
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.encoder.trunk(images)
 
 
 def _mirrored_input(image, size: int) -> torch.Tensor:
