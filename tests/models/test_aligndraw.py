@@ -63,6 +63,7 @@ def test_every_public_method_of_alignDRAW_runs():
         "Config": AlignDRAW.Config(**model.config).lang_dim == model.config["lang_dim"] == 12,
         "encode_caption": model.encode_caption(captions, lengths)[0].shape == (2, 4, 24),
         "prior_params": model.prior_params(h)[0].shape == (2, 6),
+        "sample_posterior": [t.shape for t in model.sample_posterior(h, None)] == [(2, 6)] * 3,
         "read": model.read(x, x, h)[0].shape == (2, 2 * 3 * 3 * 3),
         "write": model.write(h)[0].shape == x.shape,
         "reconstruction_nll": model.reconstruction_nll(torch.zeros_like(x), x).shape == (2,),

@@ -31,7 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from ..configured import Configured
 from ..layers import AdditiveAttention, GaussianWindow, padding_mask
 from ..vocab import PAD_ID
-from .draw import LOG_SIGMA_RANGE, DrawLoss, image_nll, read, standard_noise, window_parts, write, zero_states
+from .draw import DrawLoss, DrawParts, standard_noise, zero_states
 from .registry import register_model
 
 
@@ -55,10 +55,10 @@ def gaussian_kl(mu_q: Tensor, log_sigma_q: Tensor, mu_p: Tensor, log_sigma_p: Te
 
 
 @register_model
-class AlignDRAW(Configured, nn.Module):
-    """DRAW conditioned on a caption. It holds DRAW's parts (read, write, the inference LSTM
-    and posterior; :func:`~vision_attention.models.draw.read` and ``write``) beside its own
-    language model, word attention, generative LSTM and learned prior, and has its own step.
+class AlignDRAW(Configured, DrawParts):
+    """DRAW conditioned on a caption. It is made of DRAW's parts (:class:`~vision_attention.models.draw.DrawParts`:
+    read, write, the inference LSTM and posterior, the generative LSTM over [z_t, s_t]) beside
+    its own language model, word attention and learned prior, and has its own step.
 
     Args:
         vocab_size: caption vocabulary size (<pad> = 0).
@@ -87,34 +87,15 @@ class AlignDRAW(Configured, nn.Module):
         align_dim: int = 128,
     ) -> None:
         super().__init__()
-        channels = image_shape[0]
-        self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
-        self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
-        reader, writer, read_size, write_size = window_parts(
-            image_shape, read_n, write_n, dec_dim, attention, likelihood
+        read_size, write_size = self._declare_windows(
+            image_shape, steps, read_n, write_n, dec_dim, z_dim, attention, likelihood
         )
-        if attention:  # DRAW's Gaussian read and write; without them, whole images
-            self.reader, self.writer = reader, writer
-        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)  # LSTM_inf
-        self.decoder = nn.LSTMCell(z_dim + 2 * lang_dim, dec_dim)  # LSTM_gen, input [z_t, s_t]
-        self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma of Q
-        self.write_content = nn.Linear(dec_dim, write_size)
-        if likelihood == "logistic":
-            self.log_scale = nn.Parameter(torch.full((channels,), -2.0))
+        # LSTM_inf and Q as DRAW's; LSTM_gen reads [z_t, s_t], the latent and the caption's context
+        self._declare_networks(read_size, write_size, enc_dim, dec_dim, decoder_input=z_dim + 2 * lang_dim)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         self.language = nn.LSTM(embed_dim, lang_dim, batch_first=True, bidirectional=True)
         self.align = AdditiveAttention(dec_dim, 2 * lang_dim, align_dim)
         self.prior = nn.Linear(dec_dim, 2 * z_dim)  # mu, log sigma before their tanh
-
-    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
-        """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
-        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
-
-    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        return read(getattr(self, "reader", None), x, x_hat, h_dec)
-
-    def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
 
     def encode_caption(self, captions: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """h^lang (B, S, L), the mask of real words (B, S) and the projected keys (B, S, A)."""
@@ -151,9 +132,7 @@ class AlignDRAW(Configured, nn.Module):
             x_hat = x - torch.sigmoid(canvas)
             glimpse, read_window = self.read(x, x_hat, h_dec)
             h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
-            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
-            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            z = mu + torch.exp(log_sigma) * standard_noise(mu, self.z_dim, generator)
+            mu, log_sigma, z = self.sample_posterior(h_enc, generator)
             h_dec, c_dec, canvas, write_window = self._decode(z, context, h_dec, c_dec, canvas)
             trace.append((canvas, mu, log_sigma, z, read_window, write_window, prior_mu, prior_log_sigma, weights))
         return self._aligned_output(trace, with_reads=True)

@@ -149,8 +149,59 @@ def standard_noise(like: Tensor, z_dim: int, generator: torch.Generator | None) 
     return torch.randn(like.shape[0], z_dim, generator=generator, device=like.device, dtype=like.dtype)
 
 
+class DrawParts(nn.Module):
+    """What DRAW and alignDRAW share, declared once: the reader and writer (Gaussian windows, or
+    whole images without attention), the inference LSTM and its posterior Q(Z_t | h_enc_t), the
+    generative LSTM, the written content and, for the logistic likelihood, its per-channel
+    scale; and the reads, writes, posterior samples and image NLL made of them. They are the
+    model's own attributes, so their weights keep the names the shipped models were saved with."""
+
+    def _declare_windows(
+        self, image_shape, steps: int, read_n: int, write_n: int, dec_dim: int, z_dim: int, attention: bool,
+        likelihood: str,
+    ) -> tuple[int, int]:  # fmt: skip
+        """The reader and writer; returns the sizes of what they read and write."""
+        self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
+        self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
+        reader, writer, read_size, write_size = window_parts(
+            image_shape, read_n, write_n, dec_dim, attention, likelihood
+        )
+        if attention:
+            self.reader, self.writer = reader, writer
+        return read_size, write_size
+
+    def _declare_networks(
+        self, read_size: int, write_size: int, enc_dim: int, dec_dim: int, decoder_input: int
+    ) -> None:
+        """LSTM_enc over [r_t, h_dec_{t-1}], LSTM_dec over ``decoder_input``, Q, the written content."""
+        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
+        self.decoder = nn.LSTMCell(decoder_input, dec_dim)
+        self.posterior = nn.Linear(enc_dim, 2 * self.z_dim)  # mu, log sigma
+        self.write_content = nn.Linear(dec_dim, write_size)
+        if self.likelihood == "logistic":
+            self.log_scale = nn.Parameter(torch.full((self.image_shape[0],), -2.0))  # per channel, in [0, 1] units
+
+    def sample_posterior(self, h_enc: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        """mu_t, log sigma_t of Q(Z_t | h_enc_t) and z_t = mu_t + sigma_t eps (reparameterised): (B, Z) x 3."""
+        mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)
+        log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
+        return mu, log_sigma, mu + torch.exp(log_sigma) * standard_noise(mu, self.z_dim, generator)
+
+    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
+        """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
+        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
+
+    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+        """Eq. 27 (:func:`read`)."""
+        return read(getattr(self, "reader", None), x, x_hat, h_dec)
+
+    def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
+        """Eq. 29 (:func:`write`)."""
+        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
+
+
 @register_model
-class DRAW(Configured, nn.Module):
+class DRAW(Configured, DrawParts):
     """The DRAW network.
 
     Args:
@@ -194,25 +245,15 @@ class DRAW(Configured, nn.Module):
             raise ValueError(f"read_source must be 'pixels' or 'features', got {read_source!r}")
         if read_source == "features" and not attention:
             raise ValueError("read_source='features' places glimpses on the feature map: it needs attention=True")
-        channels = image_shape[0]
-        self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
-        self.attention, self.likelihood, self.read_source = attention, likelihood, read_source
-        self.read_n, self.write_n = read_n, write_n
-        reader, writer, read_size, write_size = window_parts(
-            image_shape, read_n, write_n, dec_dim, attention, likelihood
+        self.read_source = read_source
+        read_size, write_size = self._declare_windows(
+            image_shape, steps, read_n, write_n, dec_dim, z_dim, attention, likelihood
         )
-        if attention:
-            self.reader, self.writer = reader, writer
         if read_source == "features":
             self.features = backbone if backbone is not None else Backbone("tiny", grid=None, width=16, downsample=4)
             self.feature_shape = self._feature_shape()  # (D, h, w)
-            read_size = (self.feature_shape[0] + channels) * read_n * read_n
-        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
-        self.decoder = nn.LSTMCell(z_dim, dec_dim)
-        self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma
-        self.write_content = nn.Linear(dec_dim, write_size)
-        if likelihood == "logistic":
-            self.log_scale = nn.Parameter(torch.full((channels,), -2.0))  # per channel, in [0, 1] units
+            read_size = (self.feature_shape[0] + image_shape[0]) * read_n * read_n
+        self._declare_networks(read_size, write_size, enc_dim, dec_dim, decoder_input=z_dim)
 
     @classmethod
     def upgrade_config(cls, config: dict) -> dict:
@@ -232,10 +273,6 @@ class DRAW(Configured, nn.Module):
     def feature_map(self, x: Tensor) -> Tensor:
         """The backbone's map of x, grey images repeated to RGB: (B, C, H, W) -> (B, D, h, w)."""
         return self.features.feature_map(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
-
-    def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
-        """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
-        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
 
     # ----- read and write ---------------------------------------------------------
     def read_at(
@@ -264,18 +301,11 @@ class DRAW(Configured, nn.Module):
     ) -> tuple[Tensor, GaussianWindow | None]:
         """Eq. 27 (:func:`read`); a feature-map read places the same window on the map."""
         if features is None:
-            return read(getattr(self, "reader", None), x, x_hat, h_dec)
+            return super().read(x, x_hat, h_dec)
         return self.read_at(x, x_hat, features, self.reader.params(h_dec))
-
-    def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 29 (:func:`write`)."""
-        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
 
     def _states(self, batch: int, device, dtype) -> tuple[Tensor, ...]:
         return zero_states(batch, self.encoder.hidden_size, self.decoder.hidden_size, device, dtype)
-
-    def _noise(self, like: Tensor, generator: torch.Generator | None) -> Tensor:
-        return standard_noise(like, self.z_dim, generator)
 
     # ----- the inference pass: the paper's loop -----------------------------------
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> DrawOutput:
@@ -291,9 +321,7 @@ class DRAW(Configured, nn.Module):
             x_hat = x - torch.sigmoid(canvas)  # the error image
             glimpse, read_window = self.read(x, x_hat, h_dec, features)  # r_t
             h_enc, c_enc = self.encoder(torch.cat([glimpse, h_dec], dim=1), (h_enc, c_enc))
-            mu, log_sigma = self.posterior(h_enc).chunk(2, dim=1)  # Q(Z_t | h_enc_t): (B, Z) x 2
-            log_sigma = log_sigma.clamp(*LOG_SIGMA_RANGE)
-            z = mu + torch.exp(log_sigma) * self._noise(mu, generator)  # reparameterised sample
+            mu, log_sigma, z = self.sample_posterior(h_enc, generator)  # z_t ~ Q(Z_t | h_enc_t)
             h_dec, c_dec = self.decoder(z, (h_dec, c_dec))
             written, write_window = self.write(h_dec)
             canvas = canvas + written  # c_t = c_{t-1} + write(h_dec_t)
