@@ -238,3 +238,17 @@ def test_short_flags_reach_settings_nested_in_the_model_and_data():
         ],
     )
     assert (cli.model.model.steps, cli.model.hparams.lr, cli.datamodule.hparams.batch_size) == (3, 0.01, 7)
+
+
+def test_every_experiment_reads_the_shared_defaults_and_may_override_them(capsys):
+    """seed and accelerator live once, in the package's train_defaults.yaml, under each YAML."""
+    import yaml
+
+    from vision_attention.lightning_cli import run
+
+    for extra, seed in (([], 0), (["--seed_everything", "3"], 3)):
+        with pytest.raises(SystemExit):
+            run(["fit", "--config", str(ROOT / "train" / "sentiment_lstm.yaml"), *extra, "--print_config"])
+        printed = yaml.safe_load(capsys.readouterr().out)
+        assert printed["seed_everything"] == seed and printed["trainer"]["accelerator"] == "auto"
+    assert not [p.name for p in (ROOT / "train").glob("*.yaml") if "seed_everything" in p.read_text()]

@@ -8,6 +8,7 @@ import argparse
 import re
 import signal
 from contextlib import contextmanager
+from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -15,6 +16,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoints import KEY, CheckpointError, atomic_save, find_run_checkpoint, read_checkpoint
 from .lit.callbacks import SaveLastOnStop
+
+DEFAULTS = str(Path(__file__).with_name("train_defaults.yaml"))  # what every train/ YAML shares
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -276,7 +279,10 @@ def run(argv: list[str]) -> VisionAttentionCLI:
                 args=argv,
                 trainer_defaults={"callbacks": [SaveLastOnStop()]},
                 save_config_kwargs={"overwrite": True},
-                parser_kwargs={"exit_on_error": False},
+                parser_kwargs={
+                    "exit_on_error": False,
+                    **{command: {"default_config_files": [DEFAULTS]} for command in ("fit", "validate", "test")},
+                },
             )
         except argparse.ArgumentError as error:
             raise ValueError(one_line(error, argv)) from error
