@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from torch import Tensor
 
@@ -199,7 +198,8 @@ class EMAWeights(WeightAveraging):
     def _update(self, averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
         n = int(num_averaged)
         decay = min(self.decay, (1 + n) / (10 + n))
-        if averaged[0].is_floating_point():
-            torch._foreach_lerp_(averaged, current, 1.0 - decay)
-        else:  # integer buffers (batch-norm step counts): the current value
-            torch._foreach_copy_(averaged, current)
+        for avg, now in zip(averaged, current):
+            if avg.is_floating_point():
+                avg.lerp_(now, 1.0 - decay)
+            else:  # integer buffers (batch-norm step counts): the current value
+                avg.copy_(now)
