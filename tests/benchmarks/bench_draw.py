@@ -18,6 +18,7 @@ from timing import compare_ms, median_ms, print_table
 from torch import nn
 
 from vision_attention.models.draw import DRAW, draw_loss
+from vision_attention.models.fused.draw import fused_weights
 
 B, T, READ_N, WRITE_N, H, Z, SIDE = 64, 64, 2, 5, 256, 100, 28
 
@@ -79,7 +80,7 @@ def matmul_shapes(model: DRAW, batch: int) -> list[tuple[int, int, int]]:
     h_dec into the decoder gates, write and windows), then for each the gradient of its
     input and of its weight. The reference's LSTMCells and Linears do the same FLOPs."""
     read_size = model.encoder.weight_ih.shape[1] - model.decoder.hidden_size
-    _, _, dec_sizes, enc_w, _ = model._fused_weights()
+    _, _, dec_sizes, enc_w, _ = fused_weights(model)
     forward = [
         (batch, read_size, 4 * model.encoder.hidden_size),
         (batch, model.encoder.hidden_size, enc_w.shape[0]),
