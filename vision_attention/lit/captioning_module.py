@@ -94,8 +94,8 @@ class CaptioningModule(VisionModule):
     def setup(self, stage: str) -> None:
         super().setup(stage)  # the vocabulary
         datamodule = getattr(self.trainer, "datamodule", None)
-        caches = datamodule is not None and getattr(datamodule.hparams, "feature_cache", None) is not None
-        if caches and self.model.encoder is not None:  # the encoder says what may be cached
+        if getattr(datamodule, "caches_features", False) and self.model.encoder is not None:
+            # the encoder says what may be cached
             datamodule.use_cached_features(self.model.encoder.cacheable())
 
     def checkpoint_extra(self) -> dict:

@@ -220,13 +220,18 @@ class CaptionFilesDataModule(CaptionDataModule):
         train = [r for r in self._records if r.split == "train"]
         return Vocabulary.build((c for r in train for c in r.captions), self.hparams.min_count)
 
+    @property
+    def caches_features(self) -> bool:
+        """Whether training reads cached features (``feature_cache`` given) rather than images."""
+        return self.hparams.feature_cache is not None
+
     def use_cached_features(self, part) -> None:
         """Replace the images of every split by the vectors ``part.compute`` makes of them,
         computed once and cached (keyed by ``part.config``, the fingerprint of ``part.weights``,
         the image size and the files): the explicit encoder-side step the model hands over
         (:meth:`~vision_attention.backbones.ImageEncoder.cacheable`). A no-op without
         ``feature_cache``."""
-        if self.hparams.feature_cache is None:
+        if not self.caches_features:
             return
         self.setup()
         device = (
