@@ -54,7 +54,8 @@ def test_json_jsonl_and_csv_hold_one_record_per_photo_and_the_broken_one_is_repo
     assert status == 1 and err.count("\n") == 1 and "broken.jpg" in err  # reported once, the rest captioned
     records = json.loads(out)
     assert [r["image"] for r in records] == [str(photos / n) for n in ("a.png", "b.PNG", "sub/c.png")]
-    assert all(set(r) == {"image", "caption", "score", "model", "beam_size"} for r in records)
+    assert all(set(r) == {"image", "caption", "score", "model", "beam_size", "guidance"} for r in records)
+    assert all(r["guidance"] is None for r in records)  # a tiny CNN has no ImageNet classifier to guide it
     assert all(r["model"] == str(checkpoint) and r["beam_size"] == 3 and r["score"] < 0 for r in records)
     direct = Captioner.from_checkpoint(checkpoint).caption([photos / "a.png"], beam_size=3)[0]
     assert records[0]["caption"] == direct.text
@@ -103,7 +104,7 @@ def test_output_is_written_whole_and_never_over_an_input_or_an_existing_file(tin
         ],
         capsys,
     )
-    assert status == 0 and out.read_text().startswith("image,caption,score,model,beam_size\n")
+    assert status == 0 and out.read_text().startswith("image,caption,score,model,beam_size,constraints,evidence,met\n")
     image = (photos / "a.png").read_bytes()
     for target in (photos / "a.png", checkpoint):  # an input or the model itself, even with --overwrite
         status, _, err = _run(

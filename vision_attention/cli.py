@@ -33,6 +33,7 @@ from pathlib import Path
 from . import __version__
 from .allocator import keep_freed_memory
 from .cli_caption import add_arguments as add_caption_arguments
+from .cli_caption import add_guide_arguments
 from .demo import DemoSettings
 from .pretrained import DEFAULTS
 
@@ -98,9 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--annotations",
-        required=True,
         type=Path,
         help="captions.txt (with the split lists beside it) or a Karpathy JSON",
+    )
+    score.add_argument(
+        "--imagenet",
+        type=Path,
+        metavar="DIR",
+        help="instead: photos named <wnid>_<label>.JPEG; reports how many captions name their class "
+        "(or a WordNet hypernym) and how many name a wrong animal",
     )
     score.add_argument("--image-root", type=Path, help="where the photos are (default: images/ beside the annotations)")
     score.add_argument(
@@ -110,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-size", type=int, default=32, help="photos captioned at once (default 32)")
     score.add_argument("--limit", type=int, help="score only the split's first N photos")
     score.add_argument("--official", action="store_true", help="also the COCO caption code's metrics (pycocoevalcap)")
+    add_guide_arguments(score)
     score.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     plot = commands.add_parser("plot", help="draw runs' training curves (Lightning CSV logs) to a PNG, runs overlaid")
     plot.add_argument("runs", nargs="+", type=Path, help="run folders (any holding metrics.csv) or metrics.csv files")
@@ -237,18 +245,25 @@ def run_score(args: argparse.Namespace) -> int:
     import json
     import warnings
 
-    from .cli_caption import load_captioner
+    from .cli_caption import guide_settings, load_captioner
     from .data.caption_files import read_caption_records
-    from .inference.scoring import score_captioner
+    from .inference.scoring import score_captioner, score_naming
     from .resources import check_int
 
     check_int("--beam-size", args.beam_size), check_int("--batch-size", args.batch_size)
+    if (args.annotations is None) == (args.imagenet is None):
+        raise ValueError("score needs --annotations (a captions file) or --imagenet (a folder of class photos)")
+    if args.imagenet is not None:
+        captioner = load_captioner(args.model or [DEFAULTS["captioner"]], args.device, guide_settings(args))
+        report = score_naming(captioner, args.imagenet, args.beam_size, args.batch_size, args.limit, progress=True)
+        print(json.dumps({"model": captioner.name, "beam_size": args.beam_size, **report}, indent=1))
+        return 0
     records = [r for r in read_caption_records(args.annotations, args.image_root) if r.split == args.split]
     if args.limit is not None:
         records = records[: check_int("--limit", args.limit)]
     if not records:
         raise ValueError(f"{args.annotations}: no photos in the {args.split} split")
-    captioner = load_captioner(args.model or [DEFAULTS["captioner"]], args.device)
+    captioner = load_captioner(args.model or [DEFAULTS["captioner"]], args.device, guide_settings(args))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="METEOR 1.5 needs Java")  # said once below, as a note
         metrics = score_captioner(captioner, records, args.beam_size, args.batch_size, args.official, progress=True)
@@ -259,6 +274,7 @@ def run_score(args: argparse.Namespace) -> int:
         "split": args.split,
         "photos": len(records),
         "beam_size": args.beam_size,
+        "guided": captioner.guide is not None and args.guide,
         "metrics": metrics,
     }
     print(json.dumps(report, indent=1))

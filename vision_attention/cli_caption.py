@@ -17,9 +17,11 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .inference.guidance import GuideSettings
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 FORMATS = ("lines", "json", "jsonl", "csv")
-FIELDS = ("image", "caption", "score", "model", "beam_size")
+FIELDS = ("image", "caption", "score", "model", "beam_size", "constraints", "evidence", "met")
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
@@ -46,9 +48,31 @@ def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
     parser.add_argument(
         "--html", type=Path, help="write one self-contained page: each image, its caption and its attention per word"
     )
+    add_guide_arguments(parser)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("images", nargs="+", help="image files, folders of images, or glob patterns ('photos/*.jpg')")
     parser.set_defaults(format="lines")
+
+
+def add_guide_arguments(parser: argparse.ArgumentParser) -> None:
+    guide = parser.add_argument_group(
+        "guided captioning (the backbone's ImageNet classifier asks for the words it sees)"
+    )
+    guide.add_argument("--no-guide", dest="guide", action="store_false", help="plain beam search, no constraints")
+    guide.add_argument(
+        "--guide-at",
+        type=float,
+        default=GuideSettings.constrain_at,
+        metavar="P",
+        help=f"evidence a word needs to be asked for (default {GuideSettings.constrain_at})",
+    )
+    guide.add_argument(
+        "--guide-ban-below",
+        type=float,
+        default=GuideSettings.suppress_below,
+        metavar="P",
+        help=f"animal words with less evidence are ruled out (default {GuideSettings.suppress_below})",
+    )
 
 
 def expand_inputs(specs: list[str], recursive: bool = False) -> tuple[list[Path], list[str]]:
@@ -145,13 +169,34 @@ class CaptionWriter:
             self.buffer.flush()
 
 
-def load_captioner(models: list[str], device: str):
+def load_captioner(models: list[str], device: str, guide: bool | GuideSettings = True):
     """One captioner, or with several models their ensemble."""
     from .inference import Captioner, CaptionerEnsemble
 
     if len(models) == 1:
-        return Captioner.from_pretrained(models[0], map_location=device)
-    return CaptionerEnsemble.from_pretrained(models, map_location=device)
+        return Captioner.from_pretrained(models[0], map_location=device, guide=guide)
+    return CaptionerEnsemble.from_pretrained(models, map_location=device, guide=guide)
+
+
+def guide_settings(args: argparse.Namespace) -> bool | GuideSettings:
+    """False for --no-guide; the thresholds given (a default guide where the backbone allows)."""
+    if not args.guide:
+        return False
+    settings = GuideSettings(args.guide_at, args.guide_ban_below)
+    return True if settings == GuideSettings() else settings
+
+
+def guidance_fields(guidance) -> dict:
+    """The record's constraint columns: words, evidence and met, ';'-separated (CSV), and the
+    whole guidance (JSON)."""
+    if guidance is None:
+        return {"constraints": "", "evidence": "", "met": ""}
+    constraints = guidance.constraints
+    return {
+        "constraints": ";".join(c.word for c in constraints),
+        "evidence": ";".join(f"{c.evidence:.4f}" for c in constraints),
+        "met": ";".join("yes" if c.met else "no" for c in constraints),
+    }
 
 
 def run_caption(args: argparse.Namespace, default_model: str) -> int:
@@ -180,7 +225,7 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
     figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
     if args.attention_dir:
         check_outputs([f for f in figures if not f.is_dir()], "--attention-dir figure", protected, args.overwrite)
-    captioner = load_captioner(models, args.device)
+    captioner = load_captioner(models, args.device, guide_settings(args))
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
     failures = len(problems)
@@ -198,22 +243,27 @@ def run_caption(args: argparse.Namespace, default_model: str) -> int:
                     beam_size=args.beam_size,
                     max_len=args.max_len,
                     batch_size=args.batch_size,
+                    guide=args.guide,
                 )
                 if good
                 else []
             )
             for (path, image), result in zip(good, results):
-                writer.add(
-                    {
-                        "image": str(path),
-                        "caption": result.text,
-                        "score": round(result.score, 4),
-                        "model": captioner.name,
-                        "beam_size": args.beam_size,
-                    }
-                )
+                record = {
+                    "image": str(path),
+                    "caption": result.text,
+                    "score": round(result.score, 4),
+                    "model": captioner.name,
+                    "beam_size": args.beam_size,
+                }
+                if args.format == "csv":
+                    record.update(guidance_fields(result.guidance))
+                elif args.format in ("json", "jsonl"):
+                    record["guidance"] = None if result.guidance is None else result.guidance.as_dict()
+                writer.add(record)
                 if args.html is not None:
-                    sections.append(caption_section(path.name, image, result.tokens, result.alphas))
+                    guidance = None if result.guidance is None else result.guidance.as_dict()
+                    sections.append(caption_section(path.name, image, result.tokens, result.alphas, guidance=guidance))
                 if figure_of[path] is not None:
                     try:
                         save_attention_figure(figure_of[path], image, result.tokens, result.alphas)

@@ -269,10 +269,18 @@ def _data_uri(image: Image.Image, quality: int = 85) -> str:
 
 
 def caption_section(
-    name: str, image: Image.Image, words: Sequence[str], alphas: torch.Tensor, photo_side: int = 360, panel: int = 140
+    name: str,
+    image: Image.Image,
+    words: Sequence[str],
+    alphas: torch.Tensor,
+    photo_side: int = 360,
+    panel: int = 140,
+    guidance: dict | None = None,
 ) -> str:
     """One photo's part of :func:`caption_page`: the photo, its caption, and one panel per
-    word (and ``<end>`` when ``alphas`` has that step) with that word's attention overlaid."""
+    word (and ``<end>`` when ``alphas`` has that step) with that word's attention overlaid;
+    with ``guidance`` (``Guidance.as_dict()``), what guided the caption: each constraint word,
+    its evidence and whether the caption met it, and the animals ruled out."""
     import html
 
     words = list(words) + (["<end>"] if alphas.shape[0] > len(words) else [])
@@ -291,8 +299,30 @@ def caption_section(
     caption = " ".join(w for w in words if w != "<end>")
     return (
         f"<section><h2>{html.escape(name)}</h2><img class=photo src='{_data_uri(photo)}' alt='{html.escape(name)}'>"
-        f"<p class=caption>{html.escape(caption)}</p><div class=panels>{panels}</div></section>"
+        f"<p class=caption>{html.escape(caption)}</p>{_guidance_note(guidance)}"
+        f"<div class=panels>{panels}</div></section>"
     )
+
+
+def _guidance_note(guidance: dict | None) -> str:
+    """One line under a caption: what the backbone's classifier asked of it."""
+    import html
+
+    if guidance is None:
+        return ""
+    parts = []
+    for c in guidance["constraints"]:
+        said = "said" if c["met"] else "not said"
+        words = " / ".join(c["accepts"])
+        parts.append(
+            f"asked for <b>{html.escape(c['word'])}</b> ({html.escape(words)}; evidence {c['evidence']:.2f}, {said})"
+        )
+    if guidance.get("gave_up"):
+        parts.append(f"gave up: {html.escape(guidance['gave_up'])}")
+    if guidance["banned"]:
+        shown = ", ".join(guidance["banned"][:8]) + (" ..." if len(guidance["banned"]) > 8 else "")
+        parts.append(f"ruled out {len(guidance['banned'])} animal words ({html.escape(shown)})")
+    return f"<p class=guide>{'; '.join(parts) or 'no guidance: the classifier was not sure of anything'}</p>"
 
 
 def caption_page(sections: Sequence[str], title: str = "Captions and attention") -> str:
@@ -304,7 +334,7 @@ def caption_page(sections: Sequence[str], title: str = "Captions and attention")
         "body{font-family:sans-serif;margin:2em;color:#222}section{margin-bottom:2.5em}"
         ".photo{max-width:100%;display:block}.caption{font-size:1.3em;margin:.5em 0}"
         ".panels{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;text-align:center}"
-        "figcaption{font-size:.9em}"
+        "figcaption{font-size:.9em}.guide{color:#555;margin:.2em 0 .6em}"
     )
     return (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{html.escape(title)}</title>"

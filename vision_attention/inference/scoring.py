@@ -11,12 +11,14 @@ needs Java and is None without it), plus how varied the captions are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..data.caption_files import CaptionedImage
 from ..data.image_decoding import load_rgb
 from ..metrics import caption_metrics, coco_metrics
 from ..resources import check_int
-from .captioner import Captioner
+from .captioner import Caption, Captioner
+from .naming import class_photos, naming_scores
 
 
 def caption_records(
@@ -27,16 +29,45 @@ def caption_records(
     progress: bool = False,
 ) -> list[list[str]]:
     """The words of each record's photo, captioned in batches."""
+    return [c.tokens for c in caption_paths(captioner, [r.path for r in records], beam_size, batch_size, progress)]
+
+
+def caption_paths(
+    captioner: Captioner, paths: Sequence[Path], beam_size: int = 3, batch_size: int = 32, progress: bool = False
+) -> list[Caption]:
+    """The :class:`Caption` of each photo, decoded from disk and captioned in batches."""
     from tqdm.auto import tqdm
 
     check_int("batch_size", batch_size)
-    words = []
-    with tqdm(total=len(records), desc="captioning", unit="photo", disable=not progress) as bar:
-        for start in range(0, len(records), batch_size):
-            images = [load_rgb(r.path) for r in records[start : start + batch_size]]
-            words += [c.tokens for c in captioner.caption(images, beam_size=beam_size, batch_size=batch_size)]
+    captions = []
+    with tqdm(total=len(paths), desc="captioning", unit="photo", disable=not progress) as bar:
+        for start in range(0, len(paths), batch_size):
+            images = [load_rgb(p) for p in paths[start : start + batch_size]]
+            captions += captioner.caption(images, beam_size=beam_size, batch_size=batch_size)
             bar.update(len(images))
-    return words
+    return captions
+
+
+def score_naming(
+    captioner: Captioner,
+    folder: Path,
+    beam_size: int = 3,
+    batch_size: int = 32,
+    limit: int | None = None,
+    progress: bool = False,
+) -> dict:
+    """How often ``captioner`` names what photos of known ImageNet classes show
+    (:mod:`~vision_attention.inference.naming`), with how often guidance asked and was met."""
+    photos = class_photos(folder)
+    if limit is not None:
+        photos = photos[: check_int("--limit", limit)]
+    captions = caption_paths(captioner, [p for p, _ in photos], beam_size, batch_size, progress)
+    report = naming_scores([c.tokens for c in captions], [c for _, c in photos])
+    guided = [c.guidance for c in captions if c.guidance is not None]
+    report["guided"] = bool(guided)
+    report["constrained"] = sum(1 for g in guided if g.constraints)
+    report["constraints_met"] = sum(1 for g in guided for c in g.constraints if c.met)
+    return report
 
 
 def score_captions(
