@@ -117,7 +117,7 @@ def test_a_trunk_block_that_changed_is_stored(tmp_path):
     encoder = Backbone("efficientnet_lite0", weights="DEFAULT", grid=None, trainable_blocks=2)
     with torch.no_grad():
         encoder.blocks[3][0].conv_pw.weight.add_(0.01)  # frozen, yet not ImageNet's any more
-    model = ShowAttendTell(10, encoder, embed_dim=8, hidden_dim=16, attn_dim=8)
+    model = ShowAttendTell(5, encoder, embed_dim=8, hidden_dim=16, attn_dim=8)  # "a" and the 4 special tokens
     folder = Captioner(model, Vocabulary(["a"]), 224).save_pretrained(tmp_path / "changed")
     assert read_config(folder)["weights"]["packaged"]["prefixes"] == [f"encoder.blocks.{i}." for i in range(3)]
     loaded = Captioner.from_pretrained(folder)

