@@ -193,19 +193,21 @@ def run_caption(args: argparse.Namespace) -> int:
 def run_draw(args: argparse.Namespace) -> int:
     from .inference import Drawer
     from .outputs import check_outputs
-    from .resources import check_int, require_memory
+    from .resources import check_device, check_int, require_memory
     from .viz import drawing_gif, drawing_strip
 
-    check_int("--num", args.num), check_int("--seed", args.seed, low=0), check_int("--frame-ms", args.frame_ms, low=10)
+    check_int("--num", args.num), check_int("--seed", args.seed, low=0, high=2**63 - 1)
+    check_int("--frame-ms", args.frame_ms, low=10, high=655350)  # a GIF frame lasts at most 655.35 s
+    check_device("--device", args.device)
     if args.out.suffix.lower() != ".gif":
         raise ValueError(f"--out must name a .gif file (the animation), got {str(args.out)!r}")
     if args.strip is not None and args.strip.suffix.lower() != ".png":
         raise ValueError(f"--strip must name a .png file, got {str(args.strip)!r}")
     if args.model is not None and args.checkpoint is not None:
         raise ValueError("give --model or --checkpoint, not both")
-    model = args.checkpoint or args.model or DEFAULTS["aligndrawer" if args.caption is not None else "drawer"]
-    protected = [model] if Path(model).exists() else []
-    check_outputs([args.out, *([args.strip] if args.strip else [])], "--out/--strip", protected, args.overwrite)
+    model = str(args.checkpoint or args.model or DEFAULTS["aligndrawer" if args.caption is not None else "drawer"])
+    inputs, folders = ([model] if Path(model).is_file() else []), ([model] if Path(model).is_dir() else [])
+    check_outputs([args.out, *([args.strip] if args.strip else [])], "--out/--strip", inputs, args.overwrite, folders)
     drawer = Drawer.from_pretrained(model, map_location=args.device)
     require_memory(drawer.bytes_per_image(gif_scale=3), args.num, "cpu", f"--num {args.num} with its GIF")
     drawing = drawer.sample(args.num, seed=args.seed, caption=args.caption)
@@ -220,6 +222,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     from .inference import Captioner, Classifier, Drawer, Translator
     from .inference.loading import load_trained
+    from .model_folders import check_folder_output, is_model_folder
 
     readers = {
         "captioner": Captioner,
@@ -228,17 +231,33 @@ def run_export(args: argparse.Namespace) -> int:
         "classifier": Classifier,
         "translator": Translator,
     }
+    if is_model_folder(args.checkpoint):
+        raise ValueError(f"{args.checkpoint}: a model folder already; export turns a checkpoint (.ckpt) into one")
     if not args.checkpoint.is_file():
         raise FileNotFoundError(f"{args.checkpoint}: no such checkpoint file")
-    kind = load_trained(args.checkpoint, tuple(readers), "a model that can be exported").kind
-    card = args.card.read_text(encoding="utf-8") if args.card else None
+    check_folder_output(args.folder, args.overwrite)  # before any work: a folder it may not replace
+    card, meta = _text_argument("--card", args.card), _text_argument("--meta", args.meta)
     try:
-        meta = json.loads(args.meta.read_text(encoding="utf-8")) if args.meta else None
+        meta = json.loads(meta) if meta is not None else None
     except json.JSONDecodeError as err:
         raise ValueError(f"--meta {args.meta}: not JSON ({err})") from err
-    model = readers[kind].from_pretrained(args.checkpoint)
+    kind = load_trained(args.checkpoint, tuple(readers), "a model that can be exported").kind
+    options = {"guide": False} if kind == "captioner" else {}  # exporting needs no classifier beside it
+    model = readers[kind].from_pretrained(args.checkpoint, **options)
     print(model.save_pretrained(args.folder, dtype=args.dtype, card=card, meta=meta, overwrite=args.overwrite))
     return 0
+
+
+def _text_argument(name: str, path: Path | None) -> str | None:
+    """The UTF-8 text of the file an option names, or one line naming the option."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{name} {path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except OSError as err:
+        raise OSError(f"{name} {path}: cannot be read ({err.strerror or err})") from err
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -248,9 +267,10 @@ def run_score(args: argparse.Namespace) -> int:
     from .cli_caption import guide_settings, load_captioner
     from .data.caption_files import read_caption_records
     from .inference.scoring import score_captioner, score_naming
-    from .resources import check_int
+    from .resources import check_device, check_int
 
     check_int("--beam-size", args.beam_size), check_int("--batch-size", args.batch_size)
+    check_device("--device", args.device)
     if (args.annotations is None) == (args.imagenet is None):
         raise ValueError("score needs --annotations (a captions file) or --imagenet (a folder of class photos)")
     if args.imagenet is not None:
@@ -301,9 +321,10 @@ def run_plot(args: argparse.Namespace) -> int:
 
 def run_judge(args: argparse.Namespace) -> int:
     from .inference import Drawer, Judge, judge_drawer
-    from .resources import check_int
+    from .resources import check_device, check_int
 
-    check_int("--num", args.num), check_int("--seed", args.seed, low=0)
+    check_int("--num", args.num), check_int("--seed", args.seed, low=0, high=2**63 - 1)
+    check_device("--device", args.device)
     drawer, judge = Drawer.from_checkpoint(args.drawer, map_location=args.device), Judge.from_checkpoint(args.judge)
     for split in args.split:
         print(judge_drawer(drawer, judge, split, args.num, seed=args.seed).summary(), flush=True)
