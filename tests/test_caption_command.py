@@ -51,7 +51,9 @@ def test_json_jsonl_and_csv_hold_one_record_per_photo_and_the_broken_one_is_repo
     checkpoint, _ = tiny_captioner
     base = ["caption", "--checkpoint", str(checkpoint), "--recursive", "--batch-size", "2", str(photos)]
     status, out, err = _run([*base, "--json"], capsys)
-    assert status == 1 and err.count("\n") == 1 and "broken.jpg" in err  # reported once, the rest captioned
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert status == 1 and len(errors) == 1 and "broken.jpg" in errors[0]  # reported once, the rest captioned
+    assert "skipped 1 files whose names are not of images (1 .txt)" in err  # the folder's note.txt, said
     records = json.loads(out)
     assert [r["image"] for r in records] == [str(photos / n) for n in ("a.png", "b.PNG", "sub/c.png")]
     assert all(set(r) == {"image", "caption", "score", "model", "beam_size", "guidance"} for r in records)

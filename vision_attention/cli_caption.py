@@ -1,27 +1,32 @@
 """``vision-attention caption``: photos in (files, folders, globs), captions out (lines, JSON,
-JSON lines or CSV), in batches.
+JSON lines or CSV, :mod:`~vision_attention.caption_records`), in batches.
 
-Photos are decoded in a thread beside the model (Pillow releases the GIL while decoding)
-and captioned ``--batch-size`` at a time; a photo that cannot be read is reported on its own
-line on stderr and the others go on, with exit status 1 at the end.
+Photos are decoded in a thread beside the model (Pillow releases the GIL while decoding), at
+most ``MAX_SIDE`` pixels on their longer side (the model reads 224), and captioned
+``--batch-size`` at a time; a photo that cannot be read is reported on its own line on stderr
+and the others go on, with exit status 1 at the end. Ctrl-C or SIGTERM stops the run after
+writing the captions already made (exit status 130 or 143); ``--resume`` continues into the
+same ``--output``, skipping the photos it holds.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import glob
-import io
-import json
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .caption_records import FIELDS, CaptionWriter, read_records
 from .inference.guidance import GuideSettings
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-FORMATS = ("lines", "json", "jsonl", "csv")
-FIELDS = ("image", "caption", "score", "model", "beam_size", "constraints", "evidence", "met")
+MAX_SIDE = 2048  # photos are decoded at most this large: the model reads 224, the pages 360
+
+
+class Interrupted(Exception):
+    """SIGTERM during a run, as KeyboardInterrupt is SIGINT."""
 
 
 def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
@@ -43,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser, default_model: str) -> None:
         "--csv", dest="format", action="store_const", const="csv", help=f"CSV with the header {','.join(FIELDS)}"
     )
     parser.add_argument("--output", type=Path, help="write the captions to this file instead of stdout")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --output, skipping the photos it holds",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace --output, --html or figures that exist")
     parser.add_argument("--attention-dir", type=Path, help="write one PNG per image with a heatmap per word")
     parser.add_argument(
@@ -75,20 +85,26 @@ def add_guide_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def expand_inputs(specs: list[str], recursive: bool = False) -> tuple[list[Path], list[str]]:
+def expand_inputs(
+    specs: list[str], recursive: bool = False, skipped: dict[str, int] | None = None
+) -> tuple[list[Path], list[str]]:
     """(the image files, in order and each once; one problem line per spec that names none).
     A folder gives its image files (by suffix, sorted; subfolders with ``recursive``), a
-    pattern its matching files; a file is taken as it is, and a missing one is a problem."""
+    pattern its matching files; a file is taken as it is, and a missing one is a problem.
+    ``skipped`` counts, by suffix, the files of folders left out for not being images."""
     paths: list[Path] = []
     problems: list[str] = []
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in (path.rglob("*") if recursive else path.iterdir())
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
+            files = [p for p in (path.rglob("*") if recursive else path.iterdir()) if p.is_file()]
+            found = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
+            if skipped is not None:
+                for p in files:
+                    if p.suffix.lower() not in IMAGE_SUFFIXES:
+                        skipped[p.suffix.lower() or "(no suffix)"] = (
+                            skipped.get(p.suffix.lower() or "(no suffix)", 0) + 1
+                        )
             if not found:
                 problems.append(
                     f"{path}: no image files in this folder"
@@ -117,7 +133,7 @@ def _load(path: Path):
     from .data.image_decoding import BadImageError, load_rgb
 
     try:
-        return load_rgb(path), None
+        return load_rgb(path, max_side=MAX_SIDE), None
     except (BadImageError, FileNotFoundError, OSError) as err:
         return None, str(err)
 
@@ -132,41 +148,6 @@ def _batches(paths: list[Path], size: int):
             if i + 1 < len(chunks):
                 pending = pool.submit(lambda c: [_load(p) for p in c], chunks[i + 1])
             yield chunk, loaded
-
-
-class CaptionWriter:
-    """Records out in one of ``FORMATS``: streamed to stdout, or gathered for ``--output``
-    (written once, atomically, at the end)."""
-
-    def __init__(self, fmt: str, output: Path | None) -> None:
-        self.fmt, self.output, self.records = fmt, output, []
-        self.buffer = io.StringIO() if output is not None else sys.stdout
-        if fmt == "csv":
-            self.csv = csv.DictWriter(self.buffer, fieldnames=FIELDS, lineterminator="\n")
-            self.csv.writeheader()
-
-    def add(self, record: dict) -> None:
-        if self.fmt == "json":
-            self.records.append(record)
-        elif self.fmt == "jsonl":
-            self.buffer.write(json.dumps(record, ensure_ascii=False) + "\n")
-        elif self.fmt == "csv":
-            self.csv.writerow(record)
-        else:
-            self.buffer.write(f"{record['image']}\t{record['caption']}\n")
-        if self.output is None:
-            self.buffer.flush()
-
-    def close(self) -> None:
-        from .outputs import write_atomically
-
-        if self.fmt == "json":
-            self.buffer.write(json.dumps(self.records, ensure_ascii=False, indent=1) + "\n")
-        if self.output is not None:
-            text = self.buffer.getvalue()
-            print(write_atomically(self.output, lambda tmp: tmp.write_text(text, encoding="utf-8")), file=sys.stderr)
-        else:
-            self.buffer.flush()
 
 
 def load_captioner(models: list[str], device: str, guide: bool | GuideSettings = True):
@@ -200,82 +181,162 @@ def guidance_fields(guidance) -> dict:
 
 
 def run_caption(args: argparse.Namespace, default_model: str) -> int:
-    from tqdm.auto import tqdm
-
-    from .outputs import check_output, check_outputs, figure_paths, write_atomically
-    from .resources import check_int
-    from .viz import caption_page, caption_section, save_attention_figure
+    from .outputs import check_output, check_outputs, figure_paths
+    from .resources import check_device, check_int
 
     (
         check_int("--beam-size", args.beam_size),
         check_int("--max-len", args.max_len),
         check_int("--batch-size", args.batch_size),
     )
+    check_device("--device", args.device)
     if args.model is not None and args.checkpoint is not None:
         raise ValueError("give --model or --checkpoint, not both")
+    if args.resume and args.output is None:
+        raise ValueError("--resume continues an --output file: name it")
     models = [str(args.checkpoint)] if args.checkpoint is not None else args.model or [default_model]
-    paths, problems = expand_inputs(args.images, args.recursive)
-    protected = [*paths, *(m for m in models if Path(m).exists())]
+    skipped: dict[str, int] = {}
+    paths, problems = expand_inputs(args.images, args.recursive, skipped)
+    inputs = [*paths, *(m for m in models if Path(m).is_file())]
+    folders = [m for m in models if Path(m).is_dir()]  # a model folder in use: none of its files is written
+    earlier = []
     if args.output is not None:
-        check_output(args.output, "--output", protected, args.overwrite)
+        resuming = args.resume and args.output.is_file()
+        check_output(args.output, "--output", inputs, args.overwrite or resuming, folders)
+        if resuming:
+            earlier = read_records(args.output, args.format)
     if args.html is not None:
         if args.html.suffix.lower() not in (".html", ".htm"):
             raise ValueError(f"--html must name an .html file, got {str(args.html)!r}")
-        check_output(args.html, "--html", protected, args.overwrite)
+        check_output(args.html, "--html", inputs, args.overwrite, folders)
+    if args.attention_dir is not None and args.attention_dir.exists() and not args.attention_dir.is_dir():
+        raise ValueError(f"--attention-dir {args.attention_dir} is a file, not a folder")
     figures = figure_paths(args.attention_dir, paths) if args.attention_dir else [None] * len(paths)
     if args.attention_dir:
-        check_outputs([f for f in figures if not f.is_dir()], "--attention-dir figure", protected, args.overwrite)
+        check_outputs([f for f in figures if not f.is_dir()], "--attention-dir figure", inputs, args.overwrite, folders)
+    done = {r["image"] for r in earlier}
+    todo = [p for p in paths if str(p) not in done]
     captioner = load_captioner(models, args.device, guide_settings(args))
     for line in problems:
         print(f"error: {line}", file=sys.stderr)
-    failures = len(problems)
-    figure_of = dict(zip(paths, figures))
-    writer, sections = CaptionWriter(args.format, args.output), []
-    with tqdm(total=len(paths), desc="captioning", unit="photo", disable=len(paths) < 8, file=sys.stderr) as bar:
-        for chunk, loaded in _batches(paths, args.batch_size):
-            good = [(p, image) for p, (image, error) in zip(chunk, loaded) if image is not None]
-            for error in (e for _, e in loaded if e is not None):
-                bar.write(f"error: {error}", file=sys.stderr)
-                failures += 1
-            results = (
-                captioner.caption(
-                    [image for _, image in good],
-                    beam_size=args.beam_size,
-                    max_len=args.max_len,
-                    batch_size=args.batch_size,
-                    guide=args.guide,
-                )
-                if good
-                else []
+    if skipped:
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items()))
+        print(f"note: skipped {sum(skipped.values())} files whose names are not of images ({kinds})", file=sys.stderr)
+    if len(todo) < len(paths):
+        print(f"--resume: {len(paths) - len(todo)} photos are in {args.output} already", file=sys.stderr)
+    run = CaptionRun(args, captioner, CaptionWriter(args.format, args.output, earlier), dict(zip(paths, figures)))
+    run.failures = len(problems)
+    return run.over(todo)
+
+
+class CaptionRun:
+    """One ``caption`` command's photos through the captioner into its outputs; stopped by
+    Ctrl-C or SIGTERM, it still writes what it has."""
+
+    def __init__(self, args: argparse.Namespace, captioner, writer: CaptionWriter, figures: dict) -> None:
+        self.args, self.captioner, self.writer, self.figures = args, captioner, writer, figures
+        self.sections: list[str] = []
+        self.failures = 0
+
+    def over(self, paths: list[Path]) -> int:
+        from tqdm.auto import tqdm
+
+        def stop(signum, frame):
+            raise Interrupted
+
+        previous = signal.signal(signal.SIGTERM, stop) if _main_thread() else None
+        status = None
+        try:
+            with tqdm(
+                total=len(paths), desc="captioning", unit="photo", disable=len(paths) < 8, file=sys.stderr
+            ) as bar:
+                for chunk, loaded in _batches(paths, self.args.batch_size):
+                    self.batch(chunk, loaded, bar)
+                    bar.update(len(chunk))
+        except KeyboardInterrupt:
+            status = 130
+        except Interrupted:
+            status = 143
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        self.finish()
+        if status is not None:
+            where = f" to {self.args.output}" if self.args.output is not None else ""
+            more = " (--resume continues)" if self.args.output is not None else ""
+            print(
+                f"interrupted: wrote the captions of {self.writer.added} of {len(paths)} photos{where}{more}",
+                file=sys.stderr,
             )
-            for (path, image), result in zip(good, results):
-                record = {
-                    "image": str(path),
-                    "caption": result.text,
-                    "score": round(result.score, 4),
-                    "model": captioner.name,
-                    "beam_size": args.beam_size,
-                }
-                if args.format == "csv":
-                    record.update(guidance_fields(result.guidance))
-                elif args.format in ("json", "jsonl"):
-                    record["guidance"] = None if result.guidance is None else result.guidance.as_dict()
-                writer.add(record)
-                if args.html is not None:
-                    guidance = None if result.guidance is None else result.guidance.as_dict()
-                    sections.append(caption_section(path.name, image, result.tokens, result.alphas, guidance=guidance))
-                if figure_of[path] is not None:
-                    try:
-                        save_attention_figure(figure_of[path], image, result.tokens, result.alphas)
-                    except OSError as err:  # this figure is lost; the other images go on
-                        bar.write(
-                            f"error: {figure_of[path]}: cannot write the attention figure ({err.strerror or err})",
-                            file=sys.stderr,
-                        )
-                        failures += 1
-            bar.update(len(chunk))
-    writer.close()
-    if args.html is not None:
-        page = caption_page(sections, title=f"Captions by {Path(captioner.name).name}")
-        print(write_atomically(args.html, lambda tmp: tmp.write_text(page, encoding="utf-8")), file=sys.stderr)
-    return 1 if failures else 0
+            return status
+        return 1 if self.failures else 0
+
+    def batch(self, chunk: list[Path], loaded: list, bar) -> None:
+        from .viz import save_attention_figure
+
+        args = self.args
+        good = [(p, image) for p, (image, error) in zip(chunk, loaded) if image is not None]
+        for error in (e for _, e in loaded if e is not None):
+            bar.write(f"error: {error}", file=sys.stderr)
+            self.failures += 1
+        if not good:
+            return
+        results = self.captioner.caption(
+            [image for _, image in good],
+            beam_size=args.beam_size,
+            max_len=args.max_len,
+            batch_size=args.batch_size,
+            guide=args.guide,
+        )
+        for (path, image), result in zip(good, results):
+            self.writer.add(self.record(path, result))
+            if args.html is not None:
+                from .viz import caption_section
+
+                guidance = None if result.guidance is None else result.guidance.as_dict()
+                self.sections.append(caption_section(path.name, image, result.tokens, result.alphas, guidance=guidance))
+            figure = self.figures.get(path)
+            if figure is not None:
+                try:
+                    save_attention_figure(figure, image, result.tokens, result.alphas)
+                except OSError as err:  # this figure is lost; the other images go on
+                    bar.write(
+                        f"error: {figure}: cannot write the attention figure ({err.strerror or err})", file=sys.stderr
+                    )
+                    self.failures += 1
+
+    def record(self, path: Path, result) -> dict:
+        record = {
+            "image": str(path),
+            "caption": result.text,
+            "score": round(result.score, 4),
+            "model": self.captioner.name,
+            "beam_size": self.args.beam_size,
+        }
+        if self.args.format == "csv":
+            record.update(guidance_fields(result.guidance))
+        elif self.args.format in ("json", "jsonl"):
+            record["guidance"] = None if result.guidance is None else result.guidance.as_dict()
+        return record
+
+    def finish(self) -> None:
+        from .outputs import write_atomically
+        from .viz import caption_page
+
+        written = self.writer.close()
+        if written is not None:
+            print(written, file=sys.stderr)
+        if self.args.html is not None:
+            page = caption_page(self.sections, title=f"Captions by {Path(self.captioner.name).name}")
+            print(
+                write_atomically(
+                    self.args.html, lambda tmp: Path(tmp).write_text(page, encoding="utf-8", errors="surrogateescape")
+                ),
+                file=sys.stderr,
+            )
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

@@ -8,6 +8,7 @@ on, and its error is re-raised naming the file.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from pathlib import Path
 
@@ -19,6 +20,18 @@ from torch.utils.data import default_collate
 
 class BadImageError(ValueError):
     """An image file that cannot be decoded; the message names the file."""
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says; as it is when that block is malformed (a
+    photo with a broken EXIF block is still a photo). The result holds no EXIF, so turning it
+    again is a no-op."""
+    try:
+        image = ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, OSError, KeyError, IndexError, TypeError, struct.error):  # broken EXIF
+        image = image.copy()
+    image.info.pop("exif", None)
+    return image
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -44,7 +57,7 @@ def as_rgb(image: str | Path | Image.Image | np.ndarray | torch.Tensor) -> Image
     if isinstance(image, (str, Path)):
         return load_rgb(image)
     if isinstance(image, Image.Image):
-        return _to_rgb(ImageOps.exif_transpose(image))
+        return _to_rgb(_upright(image))
     if isinstance(image, torch.Tensor):
         if image.dim() != 3 or image.shape[0] not in (1, 3, 4):
             raise ValueError(f"expected an image tensor (C, H, W) with C in 1, 3, 4, got shape {tuple(image.shape)}")
@@ -124,8 +137,10 @@ class ImageTransform:
         )
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """The image at ``path`` as an upright 8-bit RGB PIL image.
+def load_rgb(path: str | Path, max_side: int | None = None) -> Image.Image:
+    """The image at ``path`` as an upright 8-bit RGB PIL image; with ``max_side``, shrunk to at
+    most that many pixels on its longer side (a JPEG is decoded at a reduced scale directly), so
+    that a huge photo costs its full size only while it is decoded.
 
     Raises:
         BadImageError: the file is empty, truncated, not an image, or a decompression bomb.
@@ -140,15 +155,32 @@ def load_rgb(path: str | Path) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if max_side is not None and image.format == "JPEG":
+                    image.draft("RGB", (max_side, max_side))  # DCT scaling: at least this large, less memory
                 image.load()  # decode now: a truncated file fails here, not later
-                image = ImageOps.exif_transpose(image)
-                return _to_rgb(image)
+                if max_side is not None and image.mode in _SHRINKABLE:  # shrink before any copy is made
+                    image = _shrunk(image, max_side)
+                image = _to_rgb(_upright(image))
+            return image if max_side is None else _shrunk(image, max_side)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise BadImageError(f"{path}: image too large, refused as a possible decompression bomb ({err})") from err
     except UnidentifiedImageError as err:
         raise BadImageError(f"{path}: not an image Pillow can read") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise BadImageError(f"{path}: cannot decode image ({err})") from err
+
+
+_SHRINKABLE = ("RGB", "RGBA", "L", "LA", "CMYK", "YCbCr")  # modes Pillow resizes with a bilinear filter
+
+
+def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` at most ``max_side`` pixels on its longer side (EXIF kept for _upright)."""
+    if max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    small = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+    small.info = dict(image.info)
+    return small
 
 
 def collate_images(items: list[dict]) -> dict:
