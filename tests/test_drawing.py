@@ -130,7 +130,7 @@ def test_a_compiled_draw_module_trains_and_its_checkpoint_draws(tmp_path):
     "flags, message",
     [
         (["--num", "0"], "--num must be an integer >= 1, got 0"),
-        (["--frame-ms", "-5"], "--frame-ms must be an integer >= 10, got -5"),
+        (["--frame-ms", "-5"], "--frame-ms must be an integer in [10, 655350], got -5"),
         (["--out", "x.jpg"], "--out must name a .gif file (the animation), got 'x.jpg'"),
         (["--out", "drawing"], "--out must name a .gif file (the animation), got 'drawing'"),
         (["--strip", "s.gif"], "--strip must name a .png file, got 's.gif'"),

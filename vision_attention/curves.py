@@ -17,24 +17,41 @@ def read_metrics(run: str | Path) -> dict[str, list[tuple[int, float]]]:
     """{metric: [(step, value), ...] sorted by step} of every ``metrics.csv`` under ``run``
     (or of ``run`` itself, a CSV file)."""
     run = Path(run)
+    if run.exists() and not run.is_file() and not run.is_dir():
+        raise ValueError(f"{run}: not a regular file (a FIFO or a device is not read)")
     files = [run] if run.is_file() else sorted(run.rglob("metrics.csv"), key=lambda p: p.stat().st_mtime)
+    files = [p for p in files if p.is_file()]  # a FIFO named metrics.csv would block the reader forever
     if not files:
         raise FileNotFoundError(f"{run}: no metrics.csv (Lightning's CSVLogger writes one per run version)")
     by_metric: dict[str, dict[int, float]] = {}
     for path in files:
-        with open(path, encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                step = int(float(row.get("step") or 0))
-                for name, value in row.items():
-                    if name in ("epoch", "step") or value in ("", None):
-                        continue
-                    try:
-                        number = float(value)
-                    except ValueError:
-                        continue
-                    if math.isfinite(number):
-                        by_metric.setdefault(name, {})[step] = number
+        try:
+            _read_csv(path, by_metric)
+        except (UnicodeDecodeError, csv.Error, OSError) as err:
+            raise ValueError(f"{path}: not a metrics CSV ({err})") from err
     return {name: sorted(points.items()) for name, points in by_metric.items()}
+
+
+def _read_csv(path: Path, by_metric: dict[str, dict[int, float]]) -> None:
+    with open(path, encoding="utf-8", newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            if None in row:  # DictReader's key for cells past the header
+                raise ValueError(f"{path}:{line}: a row longer than the header")
+            try:
+                step = float(row.get("step") or 0)
+            except ValueError:
+                raise ValueError(f"{path}:{line}: step {row.get('step')!r} is not a number") from None
+            if not math.isfinite(step) or step < 0:
+                raise ValueError(f"{path}:{line}: step {row.get('step')!r} is not a step")
+            for name, value in row.items():
+                if name in ("epoch", "step") or value in ("", None):
+                    continue
+                try:
+                    number = float(value)
+                except ValueError:
+                    continue
+                if math.isfinite(number):
+                    by_metric.setdefault(name, {})[int(step)] = number
 
 
 def default_metrics(runs: Sequence[dict[str, list]], most: int = 4) -> list[str]:

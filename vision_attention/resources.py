@@ -24,6 +24,23 @@ def check_number(name: str, value, low: float = 0.0) -> float:
     return float(value)
 
 
+def check_device(name: str, value: str) -> torch.device:
+    """``value`` as a device this machine has, else a ValueError naming ``name`` (checked before
+    any model is loaded)."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name} must be cpu or cuda (or cuda:N), got {value!r}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} {value}: no CUDA GPU is available here (use --device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"{name} {value}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"{name} must be cpu or cuda (or cuda:N), got {value!r}")
+    return device
+
+
 def free_bytes(device: str | torch.device) -> int | None:
     """Memory free on ``device``: the GPU's free memory, or the kernel's MemAvailable
     (None where neither can be read)."""

@@ -288,8 +288,9 @@ def caption_section(
     photo = rgb.copy()
     photo.thumbnail((photo_side, photo_side), Image.BILINEAR)
     # The model sees the whole photo squeezed to a square, so each map spans the whole photo,
-    # shown at its own aspect.
-    height = max(1, round(panel * image.height / image.width))
+    # shown at its own aspect, within a quarter to four times the panel's width (a 1 x 30000
+    # photo would make panels of millions of pixels).
+    height = min(max(round(panel * image.height / image.width), panel // 4), 4 * panel)
     base = rgb.resize((panel, height), Image.BILINEAR)
     panels = "".join(
         f"<figure><img src='{_data_uri(overlay(base, alphas[t]))}' width={panel} height={height} "

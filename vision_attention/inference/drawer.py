@@ -25,6 +25,8 @@ from ..resources import check_int, require_memory
 from ..vocab import Vocabulary, tokenize
 from .loading import build, load_trained, save_trained
 
+MAX_CAPTION_WORDS = 32  # alignDRAW and its judge were trained on captions of 7 to 12 words
+
 
 @dataclass
 class Windows:
@@ -138,8 +140,17 @@ class Drawer:
         return torch.cat(values)
 
     def encode(self, caption: str | list[str]) -> list[int]:
-        """Token ids of a caption with <start> and <end>; an unknown word is an error naming it."""
-        tokens = tokenize(caption) if isinstance(caption, str) else list(caption)
+        """Token ids of a caption with <start> and <end>; an unknown word, or more words than
+        ``MAX_CAPTION_WORDS``, is an error naming it."""
+        words = caption.split() if isinstance(caption, str) else list(caption)  # counted before tokenizing
+        if len(words) <= MAX_CAPTION_WORDS and isinstance(caption, str) and len(caption) > 64 * MAX_CAPTION_WORDS:
+            raise ValueError(f"a caption of {len(caption):,} characters: alignDRAW draws from short captions")
+        tokens = tokenize(caption) if isinstance(caption, str) and len(words) <= MAX_CAPTION_WORDS else words
+        if len(tokens) > MAX_CAPTION_WORDS:
+            raise ValueError(
+                f"a caption of {len(tokens):,} words: this model draws from captions of at most "
+                f"{MAX_CAPTION_WORDS} (it was trained on captions of about ten)"
+            )
         unknown = [t for t in tokens if t not in self.vocab.stoi]
         if unknown:
             raise ValueError(f"caption words not in the model's vocabulary: {', '.join(map(repr, unknown))}")
