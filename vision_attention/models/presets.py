@@ -45,9 +45,17 @@ def sat_hard_shapes(vocab_size: int) -> ShowAttendTell:
 
 
 def _photo_captioner(
-    vocab_size: int, backbone: str, weights: str | None, attention: str, hidden_dim: int, trainable_blocks: int = 0
+    vocab_size: int,
+    backbone: str,
+    weights: str | None,
+    attention: str,
+    hidden_dim: int,
+    trainable_blocks: int = 0,
+    output_stride: int = 32,
 ) -> ShowAttendTell:
-    encoder = Backbone(backbone, weights=weights, grid=None, trainable_blocks=trainable_blocks)
+    encoder = Backbone(
+        backbone, weights=weights, grid=None, trainable_blocks=trainable_blocks, output_stride=output_stride
+    )
     return ShowAttendTell(
         vocab_size, encoder, embed_dim=512, hidden_dim=hidden_dim, attn_dim=512, attention=attention, dropout=0.5
     )
@@ -57,6 +65,14 @@ def _photo_captioner(
 def sat_soft_flickr8k(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
     """Lite0 with its last stage and head fine-tuned (on a cache of the frozen trunk)."""
     return _photo_captioner(vocab_size, "efficientnet_lite0", weights, "soft", 512, trainable_blocks=2)
+
+
+@register_model
+def sat_soft_flickr8k_14(vocab_size: int, weights: str | None = "DEFAULT") -> ShowAttendTell:
+    """The paper's 14 x 14 grid: Lite0 dilated to output stride 16, its last stage and head fine-tuned."""
+    return _photo_captioner(
+        vocab_size, "efficientnet_lite0", weights, "soft", 512, trainable_blocks=2, output_stride=16
+    )
 
 
 @register_model
