@@ -147,3 +147,15 @@ def test_the_reward_cider_d_equals_the_official_per_image_scores_on_a_flickr8k_d
     ours = CiderD(refs).scores(hyps, refs)
     assert ours == pytest.approx(list(official), rel=1e-9, abs=1e-12)
     assert ours[0] > 1.0 > ours[5]  # the reference itself scores high, another photo's caption low
+
+
+def test_attention_top_share_is_the_share_of_the_top_cells_uniform_to_peaked():
+    from vision_attention.metrics import attention_top_share
+
+    uniform = torch.full((2, 49), 1 / 49)
+    torch.testing.assert_close(attention_top_share(uniform), torch.full((2,), 10 / 49))  # 10 of 49 cells
+    peaked = torch.zeros(1, 196)
+    peaked[0, 17] = 1.0
+    assert float(attention_top_share(peaked)) == 1.0
+    spread = torch.tensor([[0.5, 0.3, 0.1, 0.05, 0.05]])
+    assert float(attention_top_share(spread, top=0.4)) == pytest.approx(0.8)  # the top 2 of 5

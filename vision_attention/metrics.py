@@ -194,6 +194,33 @@ def attention_entropy(alphas: Tensor) -> Tensor:
     return categorical_entropy(alphas.float()) / math.log(alphas.shape[-1])
 
 
+# Words that name nothing in a photo: what a caption's attention has no object to find for.
+FUNCTION_WORDS = frozenset(
+    "a an the in on of with and is are at to his her its their while by for from into near "
+    "through down up over as it one two three some another other".split()
+)
+# The people of Flickr8k's captions: objects a caption's attention should find, as "dog" is.
+PEOPLE_WORDS = frozenset(
+    "man men woman women boy boys girl girls child children kid kids people person baby lady guy player players".split()
+)
+
+
+def attention_top_share(alphas: Tensor, top: float = 0.2) -> Tensor:
+    """The share of each attention map held by its ``top`` most attended locations: ``top``
+    (about) for uniform attention, 1 when it all falls on so few. A real-photo measure of how
+    much attention points, with no boxes needed.
+
+    Args:
+        alphas: (..., L) attention weights summing to 1 over the last dimension.
+        top: the share of locations counted.
+
+    Returns:
+        (...) the shares.
+    """
+    count = max(1, round(top * alphas.shape[-1]))
+    return alphas.float().topk(count, dim=-1).values.sum(-1)
+
+
 def attention_peaks(alphas: Tensor, image_size: tuple[int, int]) -> Tensor:
     """Pixel (x, y) of the peak of each attention map upsampled bilinearly to the image.
 

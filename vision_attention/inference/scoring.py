@@ -13,11 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from ..data.caption_files import CaptionedImage
 from ..data.image_decoding import load_rgb
-from ..metrics import caption_metrics, coco_metrics
+from ..metrics import (
+    FUNCTION_WORDS,
+    PEOPLE_WORDS,
+    attention_entropy,
+    attention_top_share,
+    caption_metrics,
+    coco_metrics,
+)
 from ..resources import check_int
 from .captioner import Caption, Captioner
+from .guidance import read_map
 from .naming import class_photos, naming_scores
 
 
@@ -94,6 +104,31 @@ def score_captioner(
     official: bool = True,
     progress: bool = False,
 ) -> dict[str, float | None]:
-    """``captioner``'s metrics on ``records`` (e.g. one split of :func:`read_caption_records`)."""
-    hypotheses = caption_records(captioner, records, beam_size, batch_size, progress)
-    return score_captions(hypotheses, [r.captions for r in records], official)
+    """``captioner``'s metrics on ``records`` (e.g. one split of :func:`read_caption_records`),
+    with how its attention points (:func:`attention_figures`)."""
+    captions = caption_paths(captioner, [r.path for r in records], beam_size, batch_size, progress)
+    metrics = score_captions([c.tokens for c in captions], [r.captions for r in records], official)
+    metrics.update(attention_figures(captions))
+    return metrics
+
+
+def attention_figures(captions: Sequence[Caption], top: float = 0.2) -> dict[str, float]:
+    """How much the attention of ``captions`` points: its normalised entropy over all words
+    (1 is uniform), and the share of the attention inside the most attended ``top`` of the cells
+    for object words (the words of the ImageNet map and the people: "dog", "ball", "man")
+    against function words ("a", "in", "the"); uniform attention gives about ``top`` to both."""
+    objects = {form for entry in read_map()["words"].values() for form in entry["forms"]} | PEOPLE_WORDS
+    entropy, shares = [], {"objects": [], "function": []}
+    for caption in captions:
+        maps = caption.alphas.flatten(1)[: len(caption.tokens)]  # (T, L): the words, not <end>
+        entropy.append(attention_entropy(maps))
+        for word, share in zip(caption.tokens, attention_top_share(maps, top).tolist()):
+            kind = "objects" if word in objects else "function" if word in FUNCTION_WORDS else None
+            if kind:
+                shares[kind].append(share)
+    mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
+    return {
+        "attention_entropy": float(torch.cat(entropy).mean()) if entropy else float("nan"),
+        f"attention_top{round(top * 100)}_objects": mean(shares["objects"]),
+        f"attention_top{round(top * 100)}_function": mean(shares["function"]),
+    }
