@@ -81,6 +81,46 @@ def test_the_gradient_is_that_of_plain_per_sample_reinforce(baseline):
         torch.testing.assert_close(out.baselines.view(3, 4)[:, 0], rewards[:, 1:].mean(1))
 
 
+def plain_entropy(model, features, tokens, length):
+    """The mean entropy of the word distributions along one caption, step by step."""
+    memory = model.memory(features)
+    state, previous, total = model.init_state(memory), torch.tensor([START_ID]), 0.0
+    for t in range(length):
+        out = model.step(previous, state, memory)
+        words = torch.distributions.Categorical(logits=suppress(out.logits, SUPPRESSED)[0])
+        total = total + words.entropy()
+        state, previous = out.state, tokens[t : t + 1]
+    return total / length
+
+
+def test_the_entropy_bonus_is_the_mean_entropy_along_the_samples():
+    """loss(beta) = loss(0) - beta * mean over samples of their steps' mean entropy, values and
+    gradients, against a step-by-step reference."""
+    model, features = tiny(2)
+    run = lambda beta: self_critical_loss(
+        model, features, length_reward, 3, "mean", 6, torch.Generator().manual_seed(1), entropy_bonus=beta
+    )
+    plain, bonus = run(0.0), run(0.5)
+    assert torch.equal(plain.samples.tokens, bonus.samples.tokens)
+    model.eval()
+    entropy = torch.stack(
+        [
+            plain_entropy(
+                model, features[row // 3 : row // 3 + 1], plain.samples.tokens[row], int(plain.samples.lengths[row])
+            )
+            for row in range(9)
+        ]
+    ).mean()
+    assert float(bonus.entropy) == pytest.approx(float(entropy), abs=1e-5) and float(entropy) > 0.5
+    reference = plain.loss - 0.5 * entropy
+    assert float(bonus.loss) == pytest.approx(float(reference), abs=1e-5)
+    ours = torch.autograd.grad(bonus.loss, list(model.parameters()), allow_unused=True)
+    theirs = torch.autograd.grad(reference, list(model.parameters()), allow_unused=True)
+    for g, e in zip(ours, theirs):
+        if g is not None or e is not None:
+            torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-4)
+
+
 def test_the_greedy_baseline_gives_a_sample_equal_to_the_greedy_caption_no_advantage():
     model, features = tiny(1)
     with torch.no_grad():
@@ -228,3 +268,38 @@ data:
 """)
     assert main(["fit", "--config", str(config)]) == 0
     assert Captioner.from_checkpoint(next((tmp_path / "run").rglob("last.ckpt"))).vocab is not None
+
+
+@pytest.mark.parametrize("min_distinct", [0.0, 1.01])
+def test_cross_entropy_mixed_in_and_the_diversity_gated_cider(tiny_captioner, min_distinct):
+    """xe_weight adds the references' cross-entropy to the loss (logged as train/xe), and
+    val/cider_d_diverse is val/cider_d while the captions keep the diversity asked, else 0."""
+    checkpoint, _ = tiny_captioner
+    L.seed_everything(0)
+    data = ShapesCaptionsDataModule(train_size=64, val_size=8, test_size=8, batch_size=8, image_size=32)
+    model = ShowAttendTell(
+        data.vocab_size, Backbone("tiny", grid=None, width=8), embed_dim=8, hidden_dim=16, attn_dim=8
+    )
+    module = SelfCriticalModule(
+        model,
+        init_from=str(checkpoint),
+        samples=3,
+        baseline="mean",
+        xe_weight=0.5,
+        entropy_bonus=0.1,
+        min_distinct=min_distinct,
+    )
+    trainer = L.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=1,
+        val_check_interval=2,
+    )
+    trainer.fit(module, datamodule=data)
+    metrics = trainer.callback_metrics
+    assert float(metrics["train/xe"]) > 0 and float(metrics["train/entropy"]) > 0
+    gated = float(metrics["val/cider_d_diverse"])
+    assert gated == (float(metrics["val/cider_d"]) if min_distinct < 1 else 0.0)

@@ -43,6 +43,14 @@ class SelfCriticalModule(CaptioningModule):
         beam_size: beam width of validation and test decoding.
         max_len: longest decoded caption at validation and test.
         official_metrics: also the COCO caption code's metrics at validation and test.
+        xe_weight: weight of the cross-entropy loss on the batch's reference captions, mixed
+            into the self-critical loss (keeps the language of the references in view).
+        entropy_bonus: weight of the entropy of the sampled word distributions (see
+            :func:`~vision_attention.models.self_critical.self_critical_loss`).
+        min_distinct: the diversity a validation must keep to count: ``val/cider_d_diverse``
+            is its CIDEr-D when at least this share of the captions are distinct and they use at
+            least ``min_words`` words, else 0 (a checkpoint can be selected on it).
+        min_words: see ``min_distinct``.
     """
 
     def __init__(
@@ -57,10 +65,16 @@ class SelfCriticalModule(CaptioningModule):
         beam_size: int = 3,
         max_len: int = 30,
         official_metrics: bool = False,
+        xe_weight: float = 0.0,
+        entropy_bonus: float = 0.0,
+        min_distinct: float = 0.0,
+        min_words: int = 0,
     ) -> None:
         super().__init__(
             model, lr=lr, encoder_lr=encoder_lr, beam_size=beam_size, max_len=max_len, official_metrics=official_metrics
         )
+        if xe_weight < 0 or entropy_bonus < 0:
+            raise ValueError(f"xe_weight and entropy_bonus must be >= 0, got {xe_weight} and {entropy_bonus}")
         if baseline not in ("greedy", "mean"):
             raise ValueError(f"baseline must be 'greedy' or 'mean', got {baseline!r}")
         # The parent saved this frame's arguments as hyperparameters, but under LightningCLI only
@@ -119,18 +133,26 @@ class SelfCriticalModule(CaptioningModule):
             refs = [references[i] for i in images.tolist()]
             return torch.tensor(self.cider.scores(words, refs), device=tokens.device)
 
+        hp = self.hparams
         out = self_critical_loss(
-            self.model, features, reward, self.hparams.samples, self.hparams.baseline, self.hparams.sample_len
+            self.model, features, reward, hp.samples, hp.baseline, hp.sample_len, entropy_bonus=hp.entropy_bonus
         )
+        loss = out.loss
+        logged = {"train/reward": out.rewards.mean(), "train/baseline": out.baselines.mean()}
+        if hp.xe_weight:
+            cross_entropy = self.losses(batch, features)["loss"]  # on the references, as stage one trained
+            loss = loss + hp.xe_weight * cross_entropy
+            logged["train/xe"] = cross_entropy
         distinct = len({tuple(t) for t in out.samples.tokens.tolist()}) / len(out.samples.tokens)
-        self.log_dict(
-            {
-                "train/loss": out.loss,
-                "train/reward": out.rewards.mean(),
-                "train/baseline": out.baselines.mean(),
-                "train/distinct_samples": distinct,
-            },
-            prog_bar=True,
-            batch_size=len(features),
-        )
-        return out.loss
+        logged.update({"train/loss": loss, "train/distinct_samples": distinct, "train/entropy": out.entropy})
+        self.log_dict(logged, prog_bar=True, batch_size=len(features))
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = self._report("val")
+        if "val/cider_d" in metrics:
+            diverse = (
+                metrics["val/distinct_captions"] >= self.hparams.min_distinct
+                and metrics["val/words_used"] >= self.hparams.min_words
+            )
+            self.log("val/cider_d_diverse", metrics["val/cider_d"] if diverse else 0.0)

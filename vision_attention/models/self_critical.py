@@ -9,7 +9,11 @@ against the image's references) and a baseline b^k that does not depend on w^k:
     mean:   b^k = mean of r(w^j), j != k, the other samples of the same image (Luo 2020,
             "A Better Variant of Self-Critical Sequence Training", https://arxiv.org/abs/2003.09971)
 
-    loss = -1/(B K) sum_k (r(w^k) - b^k) log p(w^k | I)
+    loss = -1/(B K) sum_k (r(w^k) - b^k) log p(w^k | I)  -  beta * mean_t H[p(. | w^k_<t, I)]
+
+The optional entropy bonus (beta > 0) keeps the policy from collapsing onto the few n-grams
+the reward pays for: it rewards the entropy of the word distributions along the sampled
+captions (Williams & Peng 1991's entropy regularisation, as A3C uses it).
 
 Samples are drawn and scored with dropout off (the policy decoding runs), from the
 distribution decoding uses (the suppressed words never drawn, the rest renormalised), so the
@@ -38,20 +42,32 @@ class SelfCritical(NamedTuple):
     rewards: Tensor  # (N,) of the samples
     baselines: Tensor  # (N,)
     samples: Decoded  # the N captions, K consecutive rows per image
+    entropy: Tensor  # scalar: the mean entropy of the word distributions along the samples
 
 
 def sequence_log_prob(
-    model, features: Tensor, tokens: Tensor, lengths: Tensor, suppressed: tuple[int, ...] = SUPPRESSED
-) -> Tensor:
+    model,
+    features: Tensor,
+    tokens: Tensor,
+    lengths: Tensor,
+    suppressed: tuple[int, ...] = SUPPRESSED,
+    with_entropy: bool = False,
+):
     """log p(tokens | image) of decoded captions (N, T), <end> included, under the
-    distribution decoding draws from; teacher forced, so differentiable. (N,)."""
+    distribution decoding draws from; teacher forced, so differentiable. (N,); with
+    ``with_entropy`` also the mean entropy of the word distributions over their real steps (N,)."""
     start = torch.full_like(tokens[:, :1], START_ID)
     captions = torch.cat([start, tokens], 1)  # (N, T + 1)
     logits = model(features, captions, lengths=lengths + 1).logits  # (N, T, V)
     log_probs = torch.log_softmax(suppress(logits.float(), suppressed), -1)
     picked = log_probs.gather(2, tokens.unsqueeze(2)).squeeze(2)  # (N, T)
     real = torch.arange(tokens.shape[1], device=tokens.device)[None] < lengths[:, None]
-    return (picked.masked_fill(~real, 0.0)).sum(1)
+    log_p = (picked.masked_fill(~real, 0.0)).sum(1)
+    if not with_entropy:
+        return log_p
+    # the suppressed words have probability 0: their terms are 0, not nan
+    entropy = -(log_probs.exp() * log_probs.masked_fill(torch.isinf(log_probs), 0.0)).sum(-1)  # (N, T)
+    return log_p, entropy.masked_fill(~real, 0.0).sum(1) / lengths.clamp_min(1)
 
 
 def self_critical_loss(
@@ -63,6 +79,7 @@ def self_critical_loss(
     max_len: int = 20,
     generator: torch.Generator | None = None,
     suppressed: tuple[int, ...] = SUPPRESSED,
+    entropy_bonus: float = 0.0,
 ) -> SelfCritical:
     """The self-critical loss of a batch of images.
 
@@ -75,6 +92,7 @@ def self_critical_loss(
         max_len: most words sampled.
         generator: random generator of the samples.
         suppressed: ids never drawn.
+        entropy_bonus: beta, the weight of the sampled word distributions' mean entropy.
     """
     if baseline not in ("greedy", "mean"):
         raise ValueError(f"baseline must be 'greedy' or 'mean', got {baseline!r}")
@@ -95,8 +113,11 @@ def self_critical_loss(
             else:
                 grouped = rewards.view(batch, samples)  # (B, K)
                 baselines = ((grouped.sum(1, keepdim=True) - grouped) / (samples - 1)).reshape(-1)  # (N,)
-        log_p = sequence_log_prob(model, expanded, drawn.tokens, drawn.lengths, suppressed)  # (N,)
+        log_p, entropy = sequence_log_prob(
+            model, expanded, drawn.tokens, drawn.lengths, suppressed, with_entropy=True
+        )  # (N,), (N,)
     finally:
         model.train(was_training)
     advantage = (rewards - baselines).to(log_p.dtype)
-    return SelfCritical(-(advantage * log_p).mean(), rewards, baselines, drawn)
+    loss = -(advantage * log_p).mean() - entropy_bonus * entropy.mean()
+    return SelfCritical(loss, rewards, baselines, drawn, entropy.mean().detach())
