@@ -45,10 +45,10 @@ def tiny_captioner(tmp_path_factory):
     import numpy as np
     from PIL import Image
 
-    from vision_attention.backbones import Backbone
     from vision_attention.data import ShapesCaptionsDataModule
     from vision_attention.lit import CaptioningModule
     from vision_attention.models import ShowAttendTell
+    from vision_attention.models.backbones import Backbone
 
     folder = tmp_path_factory.mktemp("tiny_captioner")
     L.seed_everything(0)

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from vision_attention.cli import main
-from vision_attention.cli_caption import expand_inputs
+from vision_attention.cli.caption_inputs import expand_inputs
 from vision_attention.inference import Captioner
 
 

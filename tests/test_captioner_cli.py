@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from vision_attention.backbones import Backbone
-from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
 from vision_attention.data import ShapesCaptionsDataModule
+from vision_attention.files.checkpoints import CheckpointError
 from vision_attention.inference.captioner import Captioner, beam_bytes
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 from .helpers import cli_with_4_gib_free
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
-from vision_attention.lightning_cli import run
+from vision_attention.cli.lightning import run
+from vision_attention.files.checkpoints import CheckpointError
 
 CONFIG = str(Path(__file__).resolve().parents[1] / "train" / "sat_soft_shapes.yaml")
 SMALL = [

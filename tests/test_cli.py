@@ -17,7 +17,7 @@ def test_console_script_prints_help_and_version():
 
 
 def test_predict_is_not_offered_and_says_which_commands_do(capsys):
-    from vision_attention.lightning_cli import VisionAttentionCLI
+    from vision_attention.cli.lightning import VisionAttentionCLI
 
     assert set(VisionAttentionCLI.subcommands()) == {"fit", "validate", "test"}
     assert main(["predict", "--config", str(ROOT / "train" / "sat_soft_shapes.yaml")]) == 2
@@ -117,7 +117,7 @@ def test_every_config_in_train_parses(capsys):
 
 def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters(tmp_path):
     """`validate --ckpt_path X --model.init_args.beam_size 1` decodes greedily, whatever X was trained with."""
-    from vision_attention.lightning_cli import run
+    from vision_attention.cli.lightning import run
 
     config = str(Path(__file__).resolve().parents[1] / "train" / "sat_soft_shapes.yaml")
     small = [
@@ -171,7 +171,7 @@ def test_flags_given_with_a_checkpoint_are_not_overridden_by_its_hyperparameters
 
 def test_the_config_a_run_saves_runs_again_and_checkpoints_stay_atomic(tmp_path):
     """Lightning writes each run's full config to config.yaml, for running it again."""
-    from vision_attention.lightning_cli import AtomicCheckpointIO, run
+    from vision_attention.cli.lightning import AtomicCheckpointIO, run
 
     config = str(ROOT / "train" / "sat_soft_shapes.yaml")
     small = [
@@ -218,7 +218,7 @@ def test_numbers_out_of_range_are_refused_before_any_work(argv, message, capsys)
 
 def test_short_flags_reach_settings_nested_in_the_model_and_data():
     """--model.model.steps, not --model.init_args.model.init_args.steps (both work)."""
-    from vision_attention.lightning_cli import VisionAttentionCLI
+    from vision_attention.cli.lightning import VisionAttentionCLI
 
     cli = VisionAttentionCLI(
         subclass_mode_model=True,
@@ -244,7 +244,7 @@ def test_every_experiment_reads_the_shared_defaults_and_may_override_them(capsys
     """seed and accelerator live once, in the package's train_defaults.yaml, under each YAML."""
     import yaml
 
-    from vision_attention.lightning_cli import run
+    from vision_attention.cli.lightning import run
 
     for extra, seed in (([], 0), (["--seed_everything", "3"], 3)):
         with pytest.raises(SystemExit):

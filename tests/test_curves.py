@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from vision_attention.cli import main
-from vision_attention.curves import default_metrics, read_metrics
+from vision_attention.viz.curves import default_metrics, read_metrics
 
 pytest.importorskip("matplotlib")
 

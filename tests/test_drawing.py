@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 
 from vision_attention import Drawer
-from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
 from vision_attention.data import collate_images
 from vision_attention.data.digits import ImageArray
+from vision_attention.files.checkpoints import CheckpointError
 from vision_attention.lit import DrawModule
 from vision_attention.models import DRAW
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import CaptionFilesDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 
 def photos(tmp_path, count=8):

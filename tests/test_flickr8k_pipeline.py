@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import CaptionFilesDataModule
 from vision_attention.inference import Captioner
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 pytest.importorskip("timm")
 

@@ -4,11 +4,11 @@ feature cache, and the cache means the CNN never runs during cached training."""
 import lightning as L
 import torch
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import CaptionFilesDataModule
 from vision_attention.inference import Captioner
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 
 def make(data_dir, tmp_path, cache):

@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from vision_attention.backbones import Backbone
 from vision_attention.cli import main
+from vision_attention.files.model_folders import CONFIG, WEIGHTS
 from vision_attention.inference import Captioner
-from vision_attention.model_folders import CONFIG, WEIGHTS
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 from vision_attention.vocab import Vocabulary
 
 

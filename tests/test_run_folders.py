@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vision_attention.checkpoints import atomic_save, read_checkpoint
 from vision_attention.cli import main
+from vision_attention.files.checkpoints import atomic_save, read_checkpoint
 
 from .helpers import remount_read_only, small_filesystem
 

@@ -18,9 +18,10 @@ from PIL import Image
 
 from vision_attention import pretrained
 from vision_attention.cli import main
+from vision_attention.files.model_folders import CONFIG, WEIGHTS, read_config
 from vision_attention.inference import Captioner, Drawer
-from vision_attention.model_folders import CONFIG, WEIGHTS, read_config
-from vision_attention.pretrained import SHIPPED, get_model_info, list_models
+from vision_attention.models import list_models
+from vision_attention.pretrained import ALIASES, get_weights
 
 from .helpers import write_photo
 
@@ -40,7 +41,7 @@ def photo(tmp_path):
 
 def test_every_shipped_model_is_whole_small_and_as_its_card_says():
     total = 0
-    for name in SHIPPED:
+    for name in ALIASES:
         folder = pretrained.ROOT / name
         assert sorted(p.name for p in folder.iterdir()) == sorted([CONFIG, "README.md", WEIGHTS]), name
         total += sum(p.stat().st_size for p in folder.iterdir())
@@ -75,15 +76,16 @@ def _figures(meta: dict) -> list[str]:
 
 
 def test_the_registry_lists_the_shipped_models_with_figures_and_preprocessing(photo):
-    assert list_models() == list(SHIPPED) and list_models("captioner") == ["sat-soft-flickr8k"]
-    info = get_model_info("sat-soft-flickr8k")
+    assert list_models(pretrained=True) == sorted(ALIASES.values())
+    assert list_models(pretrained=True, kind="captioner") == [ALIASES["sat-soft-flickr8k"]]
+    info = get_weights("sat-soft-flickr8k")
     assert info.kind == "captioner" and info.meta["dev"]["beam_size"] == 3 and info.card.is_file()
     x = info.transforms()(photo)
     assert x.shape == (3, 224, 224) and 0 <= float(x.min()) and float(x.max()) <= 1
-    assert get_model_info("draw-bmnist").transforms()(photo).shape == (1, 28, 28)
-    assert get_model_info("aligndraw-mnist-captions").transforms()(photo).shape == (1, 60, 60)
+    assert get_weights("draw-bmnist").transforms()(photo).shape == (1, 28, 28)
+    assert get_weights("aligndraw-mnist-captions").transforms()(photo).shape == (1, 60, 60)
     with pytest.raises(KeyError, match="not a shipped model"):
-        get_model_info("sat-hard-flickr8k")
+        get_weights("sat-hard-flickr8k")
 
 
 def test_caption_and_draw_work_with_no_model_named(photo, tmp_path, capsys):
@@ -115,7 +117,7 @@ def test_caption_and_draw_work_with_no_model_named(photo, tmp_path, capsys):
 
 def test_one_line_python_each():
     captioner = Captioner.from_pretrained()
-    assert captioner.name == "sat-soft-flickr8k" and captioner.meta == get_model_info("sat-soft-flickr8k").meta
+    assert captioner.name == "sat-soft-flickr8k" and captioner.meta == get_weights("sat-soft-flickr8k").meta
     drawing = Drawer.from_pretrained("draw-bmnist").sample(3, seed=0)
     assert drawing.canvases.shape[1:] == (3, 1, 28, 28) and drawing.canvases.min() >= 0
 
@@ -150,7 +152,7 @@ def test_a_wheel_carries_the_models_and_a_venv_with_it_captions_and_draws(photo,
     )
     wheel = next(wheels.glob("vision_attention-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for name in SHIPPED:
+    for name in ALIASES:
         for file in (WEIGHTS, CONFIG, "README.md"):
             assert f"vision_attention/pretrained/{name}/{file}" in names
     venv = tmp_path / "venv"

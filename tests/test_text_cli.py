@@ -6,8 +6,8 @@ import random
 import pytest
 from PIL import Image
 
-from vision_attention.checkpoints import CheckpointError
 from vision_attention.cli import main
+from vision_attention.files.checkpoints import CheckpointError
 from vision_attention.inference import Classifier, Translator
 
 FAST = [

@@ -70,36 +70,27 @@ def _trainer(steps: int, settings: DemoSettings, root: Path, decay: float = 0.3,
 
 def train_captioner(out: Path, settings: DemoSettings) -> tuple[dict, list[dict]]:
     import lightning as L
-    from lightning.pytorch.callbacks import EMAWeightAveraging
     from torchvision.transforms.functional import to_pil_image
 
-    from .data import ShapesCaptionsDataModule
     from .inference import Captioner
-    from .lit import CaptioningModule
-    from .models import get_model
+    from .lit import EMAWeights
+    from .models import get_model, instantiate, recipe
     from .viz import save_attention_figure
 
     L.seed_everything(settings.seed, verbose=False)
     # Trained on scenes of 1-3 objects, shown and scored on 1-2. With only two objects a
     # captioner can name them from features at their edges; with three it must find each
     # one, and its attention then lands on the object a word names (localisation 65% -> 97%).
-    data = ShapesCaptionsDataModule(
-        train_size=20000,
-        val_size=32,
-        test_size=settings.test_size,
-        image_size=64,
-        max_objects=3,
-        eval_max_objects=2,
-        batch_size=64,
-    )
+    shapes = recipe("sat_soft_shapes")  # its train/ YAML's data, model and training settings
+    data = instantiate(shapes["data"], val_size=32, test_size=settings.test_size, max_objects=3, eval_max_objects=2)
     data.setup()
-    model = get_model("sat_soft_shapes", vocab_size=len(data.vocab))  # the captioner of its train/ YAML
-    module = CaptioningModule(model, lr=2e-3, doubly_stochastic=0.0, beam_size=3, max_len=16)
+    model = get_model("sat_soft_shapes", vocab_size=len(data.vocab))
+    module = instantiate(shapes["model"], model=model, max_len=16)
     # Scored with an exponential moving average of its weights (over about the last 200
     # steps): at a constant learning rate the last weights wander, and held-out correctness
     # moved by up to 10.5 points between checks 200 steps apart; the average held
     # 97.5-99.5% at steps 1800-2200 (two seeds).
-    ema = EMAWeightAveraging(decay=0.995)
+    ema = EMAWeights(decay=0.995)  # the package's: its decay warms up, so no blend with the first steps
     trainer = _trainer(
         settings.caption_steps,
         settings,
@@ -218,27 +209,23 @@ def train_photo_captioner(out: Path, folder: Path, settings: DemoSettings) -> tu
     """Train on the subset, score it on its dev photos, caption eight of them with figures."""
     import lightning as L
 
-    from .backbones import Backbone
-    from .data import CaptionFilesDataModule
     from .data.image_decoding import load_rgb
     from .inference import Captioner
-    from .lit import CaptioningModule
-    from .models import ShowAttendTell
+    from .models import get_model, instantiate, recipe
     from .viz import save_attention_figure
 
     L.seed_everything(settings.seed, verbose=False)
     captions = write_subset(folder, out / "flickr8k_subset", settings.photo_train, settings.photo_dev)
-    data = CaptionFilesDataModule(
-        str(captions),
+    flickr8k = recipe("sat_soft_flickr8k")  # its train/ YAML's, on a subset, the backbone frozen
+    data = instantiate(
+        flickr8k["data"],
+        annotations=str(captions),
         image_root=str(folder / "images"),
-        min_count=5,
-        batch_size=32,
         feature_cache=str(out / "feature_cache"),
     )
     data.setup()
-    encoder = Backbone("efficientnet_lite0", weights="DEFAULT", grid=None, trainable_blocks=0)
-    model = ShowAttendTell(len(data.vocab), encoder, embed_dim=512, hidden_dim=512, attn_dim=512, dropout=0.5)
-    module = CaptioningModule(model, lr=4e-4, doubly_stochastic=1.0, beam_size=3)  # train/sat_soft_flickr8k.yaml's
+    model = get_model("sat_soft_flickr8k", vocab_size=len(data.vocab), trainable_blocks=0)
+    module = instantiate(flickr8k["model"], model=model)
     trainer = _trainer(settings.photo_steps, settings, out, gradient_clip_val=5.0, limit_val_batches=0)
     trainer.fit(module, datamodule=data)
     metrics = _trainer(1, settings, out).validate(module, datamodule=data, verbose=False)[0]  # all its dev photos

@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from vision_attention.backbones import CacheablePart
 from vision_attention.data import CachedFeatures, CaptionFilesDataModule
 from vision_attention.data.caption_sets import RandomMirror, mirror_captions
+from vision_attention.models.backbones import CacheablePart
 
 
 class GridEncoder(nn.Module):

@@ -4,10 +4,10 @@ import lightning as L
 import pytest
 import torch
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.lit import CaptioningModule
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 
 
 @pytest.fixture(scope="session")

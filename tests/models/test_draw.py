@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
-from vision_attention.backbones import Backbone
+from vision_attention.models.backbones import Backbone
 from vision_attention.models.draw import (
     DRAW,
     discretized_logistic_nll,

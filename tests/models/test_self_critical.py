@@ -5,12 +5,12 @@ import lightning as L
 import pytest
 import torch
 
-from vision_attention.backbones import Backbone
 from vision_attention.data import ShapesCaptionsDataModule
 from vision_attention.inference import Captioner
 from vision_attention.lit import CaptioningModule, SelfCriticalModule
 from vision_attention.metrics import CiderD
 from vision_attention.models import ShowAttendTell
+from vision_attention.models.backbones import Backbone
 from vision_attention.models.decoding import SUPPRESSED, greedy, suppress
 from vision_attention.models.self_critical import self_critical_loss
 from vision_attention.vocab import START_ID
@@ -258,7 +258,7 @@ model:
     model:
       class_path: vision_attention.models.ShowAttendTell
       init_args:
-        encoder: {{class_path: vision_attention.backbones.Backbone, init_args: {{name: tiny, grid: null, width: 8}}}}
+        encoder: {{class_path: vision_attention.models.Backbone, init_args: {{name: tiny, grid: null, width: 8}}}}
         embed_dim: 8
         hidden_dim: 16
         attn_dim: 8

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from tests.helpers import assert_every_parameter_gets_gradient
-from vision_attention.backbones import Backbone
 from vision_attention.layers import LuongAttention
 from vision_attention.models import ShowAttendTell, caption_loss, hard_attention_loss
+from vision_attention.models.backbones import Backbone
 from vision_attention.models.fused import fused_off
 
 

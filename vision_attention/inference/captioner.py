@@ -20,17 +20,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoints import CheckpointError
 from ..data.image_decoding import ImageTransform
+from ..files.checkpoints import CheckpointError
+from ..kinds import Kind, default_model
 from ..models.constrained_decoding import constrained_beam_search
 from ..models.decoding import beam_search
 from ..models.ensemble import Ensemble
 from ..models.show_attend_tell import ShowAttendTell
-from ..pretrained import DEFAULTS
 from ..resources import check_int, check_number, require_memory
 from ..vocab import Vocabulary
 from .guidance import Guidance, Guide, GuideSettings, WordMap, read_map
 from .loading import build, load_trained, save_trained
+
+DEFAULT = default_model(Kind.CAPTIONER)  # what from_pretrained loads when given no model
 
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
 
@@ -96,13 +98,13 @@ class Captioner:
     @classmethod
     def from_pretrained(
         cls,
-        model: str | Path = DEFAULTS["captioner"],
+        model: str | Path = DEFAULT,
         map_location: str | torch.device = "cpu",
         guide: bool | GuideSettings = True,
     ) -> Captioner:
         """A shipped captioner by name, a model folder, a checkpoint file or a Hub id;
         ``guide`` as the constructor takes it."""
-        trained = load_trained(model, ("captioner",), "a captioner", map_location)
+        trained = load_trained(model, (Kind.CAPTIONER,), "a captioner", map_location)
         if trained.vocab is None:
             raise CheckpointError(f"{trained.source}: a captioner without its vocabulary")
         image_size = int(trained.preprocessing.get("image_size") or 224)
@@ -138,7 +140,7 @@ class Captioner:
             }
         return save_trained(
             folder,
-            "captioner",
+            Kind.CAPTIONER,
             self.model,
             self.vocab,
             preprocessing,
@@ -187,7 +189,8 @@ class Captioner:
         what the backbone's classifier sees unless ``guide`` is False or the captioner was built
         without a guide. A beam too large for the memory free on the device is refused before
         the search."""
-        check_int("beam_size", beam_size), check_int("max_len", max_len), check_int("batch_size", batch_size)
+        for name, value in (("beam_size", beam_size), ("max_len", max_len), ("batch_size", batch_size)):
+            check_int(name, value)
         check_number("length_penalty", length_penalty)
         single = (
             isinstance(images, (str, Path, Image.Image))

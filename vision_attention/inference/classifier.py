@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..kinds import Kind
 from ..vocab import Vocabulary, tokenize
 from .text_checkpoint import TextInference
 
@@ -24,7 +25,7 @@ class Classified:
 class Classifier(TextInference):
     """A trained classifier with its vocabulary: ``Classifier.from_checkpoint(path)``."""
 
-    kind = "classifier"
+    kind = Kind.CLASSIFIER
 
     @torch.no_grad()
     def classify(self, sentences: Sequence[str]) -> list[Classified]:

@@ -15,15 +15,17 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CheckpointError
 from ..data.caption_sets import pad_captions
+from ..files.checkpoints import CheckpointError
+from ..kinds import Kind, default_model
 from ..layers import GaussianWindow
 from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss
-from ..pretrained import DEFAULTS
 from ..resources import check_int, require_memory
 from ..vocab import Vocabulary, tokenize
 from .loading import build, load_trained, save_trained
+
+DEFAULT = default_model(Kind.DRAWER)  # what from_pretrained loads when given no model
 
 MAX_CAPTION_WORDS = 32  # alignDRAW and its judge were trained on captions of 7 to 12 words
 
@@ -80,14 +82,12 @@ class Drawer:
         return isinstance(self.model, AlignDRAW)
 
     @classmethod
-    def from_pretrained(
-        cls, model: str | Path = DEFAULTS["drawer"], map_location: str | torch.device = "cpu"
-    ) -> Drawer:
+    def from_pretrained(cls, model: str | Path = DEFAULT, map_location: str | torch.device = "cpu") -> Drawer:
         """A shipped DRAW or alignDRAW model by name, a model folder, a checkpoint file or a Hub id."""
-        trained = load_trained(model, ("drawer", "aligndrawer"), "a DRAW model", map_location)
-        if trained.kind == "aligndrawer" and trained.vocab is None:
+        trained = load_trained(model, (Kind.DRAWER, Kind.ALIGNDRAWER), "a DRAW model", map_location)
+        if trained.kind == Kind.ALIGNDRAWER and trained.vocab is None:
             raise CheckpointError(f"{trained.source}: an alignDRAW model without its vocabulary")
-        vocab = trained.vocab if trained.kind == "aligndrawer" else None
+        vocab = trained.vocab if trained.kind == Kind.ALIGNDRAWER else None
         return cls(build(trained, map_location), map_location, vocab, trained.source, trained.meta)
 
     @classmethod
@@ -104,7 +104,7 @@ class Drawer:
         overwrite: bool = False,
     ) -> Path:
         """Write a model folder that :meth:`from_pretrained` reads back."""
-        kind = "aligndrawer" if self.conditional else "drawer"
+        kind = Kind.ALIGNDRAWER if self.conditional else Kind.DRAWER
         preprocessing = {"image_shape": list(self.model.image_shape), "range": [0, 1]}
         return save_trained(
             folder,

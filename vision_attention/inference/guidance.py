@@ -3,7 +3,7 @@ bans for :func:`~vision_attention.models.constrained_decoding.constrained_beam_s
 (after Anderson, Fernando, Johnson & Gould 2017, "Guided Open Vocabulary Image Captioning with
 Constrained Beam Search", https://arxiv.org/abs/1612.00576).
 
-The backbone's unmodified ImageNet classifier (:meth:`~vision_attention.backbones.Backbone.imagenet_head`)
+The backbone's unmodified ImageNet classifier (:meth:`~vision_attention.models.backbones.Backbone.imagenet_head`)
 gives 1000 class probabilities. The shipped map ``pretrained/imagenet_words.json`` (built from
 WordNet by ``datasets/imagenet_words.py``) says which vocabulary words name each class: the
 evidence for a word is the summed probability of the classes it names ("bird": every bird
@@ -28,10 +28,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..pretrained import ROOT as PRETRAINED
+from ..pretrained import WORDS as WORDS_FILE
 from ..vocab import Vocabulary
 
-WORDS_FILE = PRETRAINED / "imagenet_words.json"
 WORDS_FORMAT = "vision_attention/imagenet-words/1"
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CheckpointError, load_checkpoint, model_weights
 from ..data.attributes import IGNORE, attribute_targets, judged_correct
+from ..files.checkpoints import CheckpointError, load_checkpoint, model_weights
+from ..kinds import Kind
 from ..models.scene_judge import SceneJudge
 from ..resources import check_int
 
@@ -32,7 +33,7 @@ class Judge:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> Judge:
-        checkpoint, info = load_checkpoint(path, map_location, ("judge",), "a judge")
+        checkpoint, info = load_checkpoint(path, map_location, (Kind.JUDGE,), "a judge")
         if not info.get("data"):
             raise CheckpointError(f"{path}: a judge checkpoint without its data settings")
         model = SceneJudge.from_config(info["model_config"])
@@ -96,7 +97,9 @@ def judge_drawer(
     """
     if not drawer.conditional:
         raise ValueError("judging needs an alignDRAW model: this DRAW model does not draw from captions")
-    check_int("count", count), check_int("batch_size", batch_size), check_int("seed", seed, low=0)
+    check_int("count", count)
+    check_int("batch_size", batch_size)
+    check_int("seed", seed, low=0)
     dataset = judge.dataset(split, count)
     real = generated = 0
     hits: dict[str, list[int]] = {}

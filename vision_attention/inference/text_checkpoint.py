@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoints import CheckpointError
+from ..files.checkpoints import CheckpointError
+from ..kinds import KINDS, Kind
 from ..vocab import Vocabulary
 from .loading import build, load_trained, save_trained
 
-USE = {"classifier": "Classifier", "translator": "Translator"}
+USE = (Kind.CLASSIFIER, Kind.TRANSLATOR)
 
 
 def load_text_model(
@@ -19,9 +20,10 @@ def load_text_model(
 ) -> tuple[torch.nn.Module, Vocabulary]:
     """The ``kind`` ("classifier" or "translator") model of a checkpoint or model folder and
     its vocabulary; one of the other kind is refused with one line naming the class that reads it."""
-    trained = load_trained(path, tuple(USE), "a text model", map_location)
+    trained = load_trained(path, USE, "a text model", map_location)
     if trained.kind != kind:
-        raise CheckpointError(f"{path}: a {trained.kind} model; load it with {USE[trained.kind]}.from_pretrained")
+        reader = KINDS[Kind(trained.kind)].inference
+        raise CheckpointError(f"{path}: a {trained.kind} model; load it with {reader}.from_pretrained")
     if trained.vocab is None:
         raise CheckpointError(f"{path}: the model has no vocabulary")
     return build(trained, map_location), trained.vocab

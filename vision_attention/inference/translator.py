@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.caption_sets import pad_captions
+from ..kinds import Kind
 from ..models.decoding import beam_search
 from ..resources import check_int
 from .text_checkpoint import TextInference
@@ -25,12 +26,13 @@ class Translation:
 class Translator(TextInference):
     """A trained seq2seq model with its vocabulary: ``Translator.from_checkpoint(path)``."""
 
-    kind = "translator"
+    kind = Kind.TRANSLATOR
 
     @torch.no_grad()
     def translate(self, sources: Sequence[str], beam_size: int = 1, max_len: int = 20) -> list[Translation]:
         """Character-level sources (the dates task) -> their translations."""
-        check_int("beam_size", beam_size, high=1000), check_int("max_len", max_len, high=1000)
+        check_int("beam_size", beam_size, high=1000)
+        check_int("max_len", max_len, high=1000)
         ids = [self.vocab.encode(list(s), add_special=False) for s in sources]
         batch, _ = pad_captions([torch.tensor(seq) for seq in ids])
         decoded = beam_search(self.model, batch.to(self.device), beam_size, max_len=max_len)

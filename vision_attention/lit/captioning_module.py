@@ -12,14 +12,25 @@ the teacher-forced loss is logged separately as ``val/tf_loss``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import torch
 
+from ..kinds import Kind
 from ..metrics import attention_entropy, caption_metrics, coco_metrics, localisation
 from ..models.decoding import beam_search
 from ..models.show_attend_tell import MAX_WORDS, ShowAttendTell, caption_loss, caption_rewards, reinforce_terms
 from .vision_module import VisionModule
+
+
+class Decoded(NamedTuple):
+    """One validation or test caption, kept for the epoch's scores."""
+
+    words: list[str]
+    references: list[list[str]]
+    scene: object | None  # a generated scene (ShapesCaptions), which knows the right caption
+    alphas: torch.Tensor  # (T, L) its attention
+    image_size: tuple[int, int] | None
 
 
 class CaptioningModule(VisionModule):
@@ -61,7 +72,7 @@ class CaptioningModule(VisionModule):
             figures rather than every validation.
     """
 
-    kind = "captioner"
+    kind = Kind.CAPTIONER
 
     def __init__(
         self,
@@ -107,7 +118,7 @@ class CaptioningModule(VisionModule):
         encoder_params = [] if encoder is None else [p for p in encoder.parameters() if p.requires_grad]
         ids = {id(p) for p in encoder_params}
         decoder_params = [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
-        from_scratch = encoder is not None and getattr(encoder, "config", {}).get("name") == "tiny"
+        from_scratch = getattr(encoder, "from_scratch", False)  # its blocks start untrained: the decoder's rate
         groups = [{"params": decoder_params, "lr": self.hparams.lr}]
         if encoder_params:
             groups.append(
@@ -195,26 +206,27 @@ class CaptioningModule(VisionModule):
         for i in range(len(decoded.tokens)):
             words = self.vocab.decode(decoded.tokens[i].tolist())
             scene = batch["scenes"][i] if "scenes" in batch else None
-            store.append((words, batch["references"][i], scene, decoded.alphas[i, : len(words)].cpu(), image_size))
+            alphas = decoded.alphas[i, : len(words)].cpu()
+            store.append(Decoded(words, batch["references"][i], scene, alphas, image_size))
 
     def _report(self, prefix: str) -> dict[str, float]:
         store = self._eval.pop(prefix, [])
         if not store:
             return {}
-        hyps, refs = [s[0] for s in store], [s[1] for s in store]
+        hyps, refs = [s.words for s in store], [s.references for s in store]
         metrics = caption_metrics(hyps, refs)
         # One sentence for every photo is the classic failure on real photos: count them.
         metrics["distinct_captions"] = len({tuple(h) for h in hyps}) / len(hyps)
         metrics["words_used"] = float(len({w for h in hyps for w in h}))
         # 1.0: uniform attention, the mean context whatever the word (attention never learned).
-        metrics["attention_entropy"] = torch.cat([attention_entropy(s[3]) for s in store]).mean().item()
+        metrics["attention_entropy"] = torch.cat([attention_entropy(s.alphas) for s in store]).mean().item()
         if self.hparams.official_metrics:
             official = coco_metrics(hyps, refs)
             if official is None:
                 raise RuntimeError("official_metrics needs pycocoevalcap: pip install 'vision_attention[eval]'")
             metrics.update(official)
-        if store[0][2] is not None:
-            metrics["correct"] = sum(scene.is_correct(h) for h, _, scene, _, _ in store) / len(store)
+        if store[0].scene is not None:
+            metrics["correct"] = sum(s.scene.is_correct(s.words) for s in store) / len(store)
             for name, nouns_only in (("localisation", True), ("localisation_words", False)):
                 hits = total = 0
                 for words, _, scene, alphas, image_size in store:

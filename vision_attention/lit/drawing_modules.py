@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..kinds import Kind
 from ..models.aligndraw import AlignDRAW, aligndraw_loss
 from ..models.draw import DRAW, draw_loss, importance_weighted_nll
 from .vision_module import VisionModule
@@ -40,7 +41,7 @@ class DrawModule(_BoundModule):
             :meth:`DRAW.compile_steps`): about 0.7x the time per training step on a CPU.
     """
 
-    kind = "drawer"
+    kind = Kind.DRAWER
 
     def __init__(
         self, model: DRAW, lr: float = 1e-3, beta1: float = 0.5, iwae_samples: int = 0, compile_steps: bool = False
@@ -69,7 +70,7 @@ class AlignDrawModule(_BoundModule):
         beta1: Adam beta1.
     """
 
-    kind = "aligndrawer"
+    kind = Kind.ALIGNDRAWER
 
     def __init__(self, model: AlignDRAW, lr: float = 1e-3, beta1: float = 0.5) -> None:
         super().__init__(model)

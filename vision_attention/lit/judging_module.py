@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.attributes import IGNORE, attribute_targets, judged_correct
+from ..kinds import Kind
 from ..models.scene_judge import SceneJudge
 from .vision_module import VisionModule
 
@@ -22,7 +23,7 @@ class JudgeModule(VisionModule):
             (so the last checkpoint is a settled one).
     """
 
-    kind = "judge"
+    kind = Kind.JUDGE
 
     def __init__(self, model: SceneJudge, lr: float = 2e-3) -> None:
         super().__init__(model)

@@ -15,13 +15,14 @@ from typing import Literal
 
 import torch
 
-from ..checkpoints import KEY, CheckpointError, find_run_checkpoint, load_checkpoint, model_weights
+from ..files.checkpoints import KEY, CheckpointError, find_run_checkpoint
+from ..files.model_folders import is_model_folder
+from ..files.trained import load_trained
+from ..kinds import Kind
 from ..metrics import CiderD
-from ..model_folders import is_model_folder, read_folder
 from ..models.self_critical import self_critical_loss
 from ..models.show_attend_tell import ShowAttendTell
-from ..pretrained import SHIPPED, shipped_path
-from ..vocab import Vocabulary
+from ..pretrained import is_shipped
 from .captioning_module import CaptioningModule
 
 
@@ -82,32 +83,24 @@ class SelfCriticalModule(CaptioningModule):
         for name, parameter in inspect.signature(CaptioningModule.__init__).parameters.items():
             if parameter.default is not inspect.Parameter.empty and name not in self.hparams:
                 self.hparams[name] = parameter.default
-        path = Path(init_from)
+        source = str(init_from)
+        path = Path(source)
+        if not is_shipped(source) and path.is_dir() and not is_model_folder(path):  # a run folder: its best
+            found = find_run_checkpoint("best", path)
+            if found is None:
+                raise CheckpointError(f"init_from {init_from}: no best checkpoint under this run folder")
+            source = str(found)
+        trained = load_trained(source, (Kind.CAPTIONER,), "a captioner")
+        # a folder's trunk that it does not store is this model's own (the same package weights)
         own = self.model.state_dict()
-        shipped = init_from in SHIPPED and not path.exists()
-        if shipped or is_model_folder(path):
-            # A shipped name or an exported folder: the trunk it does not store is this model's own
-            # (the same package weights), so only the stored tensors are taken.
-            config, state = read_folder(shipped_path(init_from) if shipped else path)
-            if config["kind"] != "captioner":
-                raise CheckpointError(f"init_from {init_from}: a {config['kind']} model, not a captioner")
-            weights = {**own, **state}
-            vocab = Vocabulary.from_dict(config["vocab"]) if config.get("vocab") else None
-        else:
-            if path.is_dir():
-                found = find_run_checkpoint("best", path)
-                if found is None:
-                    raise CheckpointError(f"init_from {init_from}: no best checkpoint under this run folder")
-                path = found
-            checkpoint, info = load_checkpoint(path, "cpu", ("captioner",), "a captioner")
-            weights = model_weights(checkpoint)
-            vocab = Vocabulary.from_dict(info["vocab"]) if info.get("vocab") else None
-        unfit = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
-        if unfit:
-            raise CheckpointError(f"init_from {path}: its weights do not fit this model (e.g. {unfit[0]})")
+        weights = {**own, **trained.state}
+        unfit = [k for k in own if weights[k].shape != own[k].shape] + [k for k in weights if k not in own]
+        if unfit or (not trained.packaged and set(own) - set(trained.state)):
+            name = unfit[0] if unfit else min(set(own) - set(trained.state))
+            raise CheckpointError(f"init_from {source}: its weights do not fit this model (e.g. {name})")
         self.model.load_state_dict(weights)
-        self.vocab = vocab  # checked against the data's
-        self.init_path = str(path)
+        self.vocab = trained.vocab  # checked against the data's
+        self.init_path = source
         self.cider: CiderD | None = None
 
     def setup(self, stage: str) -> None:

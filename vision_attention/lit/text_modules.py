@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..kinds import Kind
 from ..models.decoding import beam_search, greedy
 from ..models.seq2seq import sequence_loss
 from .vision_module import VisionModule
@@ -32,7 +33,7 @@ class ClassifierModule(_TextModule):
             tutorial's Keras ``embeddings_regularizer=l2(0.001)``).
     """
 
-    kind = "classifier"
+    kind = Kind.CLASSIFIER
 
     def __init__(self, model: torch.nn.Module, lr: float = 1e-3, embedding_l2: float = 0.0) -> None:
         super().__init__(model, lr)
@@ -67,7 +68,7 @@ class Seq2SeqModule(_TextModule):
         max_len: most tokens decoded.
     """
 
-    kind = "translator"
+    kind = Kind.TRANSLATOR
 
     def __init__(self, model: torch.nn.Module, lr: float = 1e-3, beam_size: int = 5, max_len: int = 20) -> None:
         super().__init__(model, lr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
-from ..checkpoints import KEY
+from ..files.checkpoints import KEY
 from ..vocab import Vocabulary
 
 
@@ -50,7 +50,7 @@ class VisionModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[KEY] = {
-            "kind": self.kind,
+            "kind": str(self.kind),  # the plain string: checkpoints hold no classes of ours
             "model_class": type(self.model).__name__,
             "model_config": self.model.config,
             "vocab": None if self.vocab is None else self.vocab.to_dict(),

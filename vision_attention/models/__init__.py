@@ -1,10 +1,10 @@
 """Models: plain nn.Modules (no Lightning)."""
 
-from . import presets  # registers the named models
 from .aligndraw import AlignDRAW, aligndraw_loss
 from .attention_classifier import AttentionClassifier
+from .backbones import Backbone
 from .draw import DRAW, draw_loss
-from .registry import build_model, get_model, list_models, register_model
+from .registry import build_model, get_model, instantiate, list_models, recipe, register_model
 from .scene_judge import SceneJudge
 from .seq2seq import Seq2Seq, sequence_loss
 from .show_attend_tell import (
@@ -22,6 +22,7 @@ __all__ = [
     "DRAW",
     "AlignDRAW",
     "AttentionClassifier",
+    "Backbone",
     "Memory",
     "SceneJudge",
     "Seq2Seq",
@@ -37,8 +38,9 @@ __all__ = [
     "draw_loss",
     "get_model",
     "hard_attention_loss",
+    "instantiate",
     "list_models",
-    "presets",
+    "recipe",
     "register_model",
     "sequence_loss",
 ]

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..backbones import Backbone
 from ..configured import Configured
 from ..layers import GaussianAttention, GaussianWindow, place_window
+from .backbones import Backbone
 from .fused import draw as fused_draw
 from .fused import use_fused
 from .registry import register_model
@@ -217,9 +217,9 @@ class DRAW(Configured, DrawParts):
             "logistic" (a discretised logistic over 256 intensity levels, for 8-bit images).
         read_source: "pixels" reads glimpses of x and of the error image (the paper);
             "features" reads the glimpse of x from a CNN feature map of the image (computed
-            once per image by :class:`~vision_attention.backbones.Backbone`, placed by the
+            once per image by :class:`~vision_attention.models.backbones.Backbone`, placed by the
             same window rescaled to the map) beside the pixel glimpse of the error image.
-        backbone: the :class:`~vision_attention.backbones.Backbone` of ``read_source="features"``,
+        backbone: the :class:`~vision_attention.models.backbones.Backbone` of ``read_source="features"``,
             as Show, Attend and Tell takes its encoder (default: the small ``tiny`` CNN, 4x
             down-sampling, width 16).
     """

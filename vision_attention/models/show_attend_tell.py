@@ -30,9 +30,9 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..backbones import Backbone
 from ..configured import Configured
 from ..layers import SoftAttention, sample_location
+from .backbones import Backbone
 from .fused import use_fused
 from .fused.show_attend_tell import teacher_forced as fused_pass
 from .registry import register_model

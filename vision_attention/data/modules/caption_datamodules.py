@@ -229,7 +229,7 @@ class CaptionFilesDataModule(CaptionDataModule):
         """Replace the images of every split by the vectors ``part.compute`` makes of them,
         computed once and cached (keyed by ``part.config``, the fingerprint of ``part.weights``,
         the image size and the files): the explicit encoder-side step the model hands over
-        (:meth:`~vision_attention.backbones.ImageEncoder.cacheable`). A no-op without
+        (:meth:`~vision_attention.models.backbones.ImageEncoder.cacheable`). A no-op without
         ``feature_cache``."""
         if not self.caches_features:
             return
