@@ -14,8 +14,8 @@ A bidirectional LSTM reads the caption y into h^lang_1..N. For t = 1..T:
 
 The loss is -log D(x | c_T) + sum_t KL(Q(Z_t | ...) || P(Z_t | h^gen_{t-1})), the KL
 between two diagonal Gaussians in closed form. Read, write, the inference LSTM and the
-posterior are DRAW's parts (composed, not inherited); the word attention is
-:class:`~vision_attention.layers.AdditiveAttention`.
+posterior are DRAW's parts, inherited from :class:`~vision_attention.models.draw.DrawParts`
+as DRAW inherits them; the word attention is :class:`~vision_attention.layers.AdditiveAttention`.
 
 Legend: B batch, S caption length, T steps, Z latent size, L language state (both directions).
 """
@@ -86,12 +86,11 @@ class AlignDRAW(Configured, DrawParts):
         lang_dim: int = 128,
         align_dim: int = 128,
     ) -> None:
-        super().__init__()
-        read_size, write_size = self._declare_windows(
-            image_shape, steps, read_n, write_n, dec_dim, z_dim, attention, likelihood
-        )
         # LSTM_inf and Q as DRAW's; LSTM_gen reads [z_t, s_t], the latent and the caption's context
-        self._declare_networks(read_size, write_size, enc_dim, dec_dim, decoder_input=z_dim + 2 * lang_dim)
+        super().__init__(
+            image_shape, steps, read_n, write_n, enc_dim, dec_dim, z_dim, attention, likelihood,
+            decoder_input=z_dim + 2 * lang_dim,
+        )  # fmt: skip
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
         self.language = nn.LSTM(embed_dim, lang_dim, batch_first=True, bidirectional=True)
         self.align = AdditiveAttention(dec_dim, 2 * lang_dim, align_dim)

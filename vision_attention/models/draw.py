@@ -93,51 +93,6 @@ def discretized_logistic_nll(logits: Tensor, log_scale: Tensor, x: Tensor) -> Te
 
 
 # ----- the parts DRAW and alignDRAW share -------------------------------------------------
-def window_parts(
-    image_shape: tuple[int, int, int], read_n: int, write_n: int, dec_dim: int, attention: bool, likelihood: str
-) -> tuple[GaussianAttention | None, GaussianAttention | None, int, int]:
-    """DRAW's reader and writer, Gaussian windows placed by the decoder state (None without
-    attention: whole images), and the sizes of what they read and write."""
-    if likelihood not in ("bernoulli", "logistic"):
-        raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
-    channels, height, width = image_shape
-    if not attention:
-        return None, None, 2 * channels * height * width, channels * height * width
-    return (
-        GaussianAttention(dec_dim, height, width, read_n),
-        GaussianAttention(dec_dim, height, width, write_n),
-        2 * channels * read_n * read_n,
-        channels * write_n * write_n,
-    )
-
-
-def read(
-    reader: GaussianAttention | None, x: Tensor, x_hat: Tensor, h_dec: Tensor
-) -> tuple[Tensor, GaussianWindow | None]:
-    """Eq. 27 through the reader's own :meth:`GaussianAttention.read`, or without attention
-    (``reader`` None) the whole image and error image: -> (B, read size), the window."""
-    if reader is None:
-        return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
-    return reader.read(x, x_hat, h_dec)
-
-
-def write(
-    writer: GaussianAttention | None, content: Tensor, h_dec: Tensor, image_shape: tuple[int, int, int]
-) -> tuple[Tensor, GaussianWindow | None]:
-    """Eq. 29 through the writer's own :meth:`GaussianAttention.write` of the (B, C*N*N)
-    patch contents, or without attention (``writer`` None) the (B, C*H*W) canvas itself."""
-    if writer is None:
-        return content.view(-1, *image_shape), None
-    return writer.write(content.view(-1, image_shape[0], writer.n, writer.n), h_dec)
-
-
-def image_nll(likelihood: str, log_scale: Tensor | None, logits: Tensor, x: Tensor) -> Tensor:
-    """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
-    if likelihood == "logistic":
-        return discretized_logistic_nll(logits, log_scale, x)
-    return bernoulli_nll(logits, x)
-
-
 def zero_states(batch: int, enc: int, dec: int, device, dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """h_enc, c_enc, h_dec, c_dec at t = 0: (B, enc) x 2, (B, dec) x 2."""
     zeros = lambda n: torch.zeros(batch, n, device=device, dtype=dtype)
@@ -150,36 +105,61 @@ def standard_noise(like: Tensor, z_dim: int, generator: torch.Generator | None) 
 
 
 class DrawParts(nn.Module):
-    """What DRAW and alignDRAW share, declared once: the reader and writer (Gaussian windows, or
-    whole images without attention), the inference LSTM and its posterior Q(Z_t | h_enc_t), the
-    generative LSTM, the written content and, for the logistic likelihood, its per-channel
-    scale; and the reads, writes, posterior samples and image NLL made of them. They are the
-    model's own attributes, so their weights keep the names the shipped models were saved with."""
+    """What DRAW and alignDRAW share, each part set here (None where a model has none): the
+    reader and writer (Gaussian windows placed by the decoder state; None without attention,
+    which reads and writes whole images), the CNN whose map the reader reads (None: it reads
+    pixels), the inference LSTM and its posterior Q(Z_t | h_enc_t), the generative LSTM, the
+    written content and the logistic likelihood's per-channel scale (None for Bernoulli); and
+    the reads, writes, posterior samples and image NLL made of them. They are the model's own
+    attributes, so their weights keep the names the shipped models were saved with.
 
-    def _declare_windows(
-        self, image_shape, steps: int, read_n: int, write_n: int, dec_dim: int, z_dim: int, attention: bool,
+    Args:
+        image_shape, steps, read_n, write_n, enc_dim, dec_dim, z_dim, attention, likelihood:
+            as :class:`DRAW` takes them.
+        decoder_input: what LSTM_dec reads each step (DRAW: z_t; alignDRAW: [z_t, s_t]).
+        features: a CNN whose map the glimpse of x is read from, beside the pixel glimpse of
+            the error image (DRAW's ``read_source="features"``); None reads pixels.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        steps: int,
+        read_n: int,
+        write_n: int,
+        enc_dim: int,
+        dec_dim: int,
+        z_dim: int,
+        attention: bool,
         likelihood: str,
-    ) -> tuple[int, int]:  # fmt: skip
-        """The reader and writer; returns the sizes of what they read and write."""
+        decoder_input: int,
+        features: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if likelihood not in ("bernoulli", "logistic"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'logistic', got {likelihood!r}")
+        channels, height, width = image_shape
         self.image_shape, self.steps, self.z_dim = tuple(image_shape), steps, z_dim
         self.attention, self.likelihood, self.read_n, self.write_n = attention, likelihood, read_n, write_n
-        reader, writer, read_size, write_size = window_parts(
-            image_shape, read_n, write_n, dec_dim, attention, likelihood
-        )
+        self.reader = GaussianAttention(dec_dim, height, width, read_n) if attention else None
+        self.writer = GaussianAttention(dec_dim, height, width, write_n) if attention else None
+        self.features, self.feature_shape = features, None
+        if features is not None:  # (D, h, w), probed without touching its batch-norm statistics
+            features.eval()
+            with torch.no_grad():
+                self.feature_shape = tuple(features.feature_map(torch.zeros(1, 3, height, width)).shape[1:])
+            features.train()
         if attention:
-            self.reader, self.writer = reader, writer
-        return read_size, write_size
-
-    def _declare_networks(
-        self, read_size: int, write_size: int, enc_dim: int, dec_dim: int, decoder_input: int
-    ) -> None:
-        """LSTM_enc over [r_t, h_dec_{t-1}], LSTM_dec over ``decoder_input``, Q, the written content."""
-        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)
+            read_channels = (self.feature_shape[0] if features is not None else channels) + channels  # x, x_hat
+            read_size, write_size = read_channels * read_n * read_n, channels * write_n * write_n
+        else:
+            read_size, write_size = 2 * channels * height * width, channels * height * width
+        self.encoder = nn.LSTMCell(read_size + dec_dim, enc_dim)  # LSTM_enc over [r_t, h_dec_{t-1}]
         self.decoder = nn.LSTMCell(decoder_input, dec_dim)
-        self.posterior = nn.Linear(enc_dim, 2 * self.z_dim)  # mu, log sigma
+        self.posterior = nn.Linear(enc_dim, 2 * z_dim)  # mu, log sigma
         self.write_content = nn.Linear(dec_dim, write_size)
-        if self.likelihood == "logistic":
-            self.log_scale = nn.Parameter(torch.full((self.image_shape[0],), -2.0))  # per channel, in [0, 1] units
+        # per channel, in [0, 1] units
+        self.log_scale = nn.Parameter(torch.full((channels,), -2.0)) if likelihood == "logistic" else None
 
     def sample_posterior(self, h_enc: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
         """mu_t, log sigma_t of Q(Z_t | h_enc_t) and z_t = mu_t + sigma_t eps (reparameterised): (B, Z) x 3."""
@@ -189,15 +169,51 @@ class DrawParts(nn.Module):
 
     def reconstruction_nll(self, logits: Tensor, x: Tensor) -> Tensor:
         """-log D(x | c_T) per image in nats: (B, C, H, W) -> (B,)."""
-        return image_nll(self.likelihood, getattr(self, "log_scale", None), logits, x)
+        if self.likelihood == "logistic":
+            return discretized_logistic_nll(logits, self.log_scale, x)
+        return bernoulli_nll(logits, x)
 
-    def read(self, x: Tensor, x_hat: Tensor, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 27 (:func:`read`)."""
-        return read(getattr(self, "reader", None), x, x_hat, h_dec)
+    def read(
+        self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None
+    ) -> tuple[Tensor, GaussianWindow | None]:
+        """Eq. 27: the glimpses of x and of the error image x_hat (B, read size) through the
+        reader's own :meth:`GaussianAttention.read`, and the window; without attention the
+        whole images. A feature map of x (B, D, h, w) is read in its place, by the same window."""
+        if self.reader is None:
+            return torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
+        if features is None:
+            return self.reader.read(x, x_hat, h_dec)
+        return self._read_at(x, x_hat, features, self.reader.params(h_dec))
 
     def write(self, h_dec: Tensor) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 29 (:func:`write`)."""
-        return write(getattr(self, "writer", None), self.write_content(h_dec), h_dec, self.image_shape)
+        """Eq. 29: what h_dec writes on the canvas (B, C, H, W) through the writer's own
+        :meth:`GaussianAttention.write`, and the window; without attention the canvas itself."""
+        content = self.write_content(h_dec)
+        if self.writer is None:
+            return content.view(-1, *self.image_shape), None
+        return self.writer.write(content.view(-1, self.image_shape[0], self.write_n, self.write_n), h_dec)
+
+    # The fused engine (models/fused/draw.py) places every window from one matmul's raw parameters.
+    def _read_at(
+        self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor
+    ) -> tuple[Tensor, GaussianWindow]:
+        """:meth:`read` with attention, from the raw window parameters (B, 5)."""
+        _, height, width = self.image_shape
+        window = place_window(params, height, width, self.read_n)
+        if features is None:
+            return GaussianAttention.glimpse(torch.cat([x, x_hat], dim=1), window).flatten(1), window
+        _, fh, fw = self.feature_shape
+        on_map = place_window(params, fh, fw, self.read_n, scale=max(fh, fw) / max(height, width))
+        glimpses = [GaussianAttention.glimpse(features, on_map), GaussianAttention.glimpse(x_hat, window)]
+        return torch.cat([g.flatten(1) for g in glimpses], dim=1), window
+
+    def _write_at(self, content: Tensor, params: Tensor | None) -> tuple[Tensor, GaussianWindow | None]:
+        """:meth:`write` of the (B, C*N*N) contents (the whole canvas without attention) from the raw parameters."""
+        if not self.attention:
+            return content.view(-1, *self.image_shape), None
+        channels, height, width = self.image_shape
+        window = place_window(params, height, width, self.write_n)
+        return GaussianAttention.paint(content.view(-1, channels, self.write_n, self.write_n), window), window
 
 
 @register_model
@@ -240,20 +256,17 @@ class DRAW(Configured, DrawParts):
         read_source: Literal["pixels", "features"] = "pixels",
         backbone: Backbone | None = None,
     ) -> None:
-        super().__init__()
         if read_source not in ("pixels", "features"):
             raise ValueError(f"read_source must be 'pixels' or 'features', got {read_source!r}")
         if read_source == "features" and not attention:
             raise ValueError("read_source='features' places glimpses on the feature map: it needs attention=True")
+        if read_source == "features" and backbone is None:
+            backbone = Backbone("tiny", grid=None, width=16, downsample=4)
+        super().__init__(
+            image_shape, steps, read_n, write_n, enc_dim, dec_dim, z_dim, attention, likelihood,
+            decoder_input=z_dim, features=backbone if read_source == "features" else None,
+        )  # fmt: skip
         self.read_source = read_source
-        read_size, write_size = self._declare_windows(
-            image_shape, steps, read_n, write_n, dec_dim, z_dim, attention, likelihood
-        )
-        if read_source == "features":
-            self.features = backbone if backbone is not None else Backbone("tiny", grid=None, width=16, downsample=4)
-            self.feature_shape = self._feature_shape()  # (D, h, w)
-            read_size = (self.feature_shape[0] + image_shape[0]) * read_n * read_n
-        self._declare_networks(read_size, write_size, enc_dim, dec_dim, decoder_input=z_dim)
 
     @classmethod
     def upgrade_config(cls, config: dict) -> dict:
@@ -263,46 +276,9 @@ class DRAW(Configured, DrawParts):
             config["backbone"] = {"name": "tiny", "width": 16, "downsample": 4, "grid": None, **backbone}
         return config
 
-    def _feature_shape(self) -> tuple[int, int, int]:
-        self.features.eval()  # no batch-norm statistics from the probe
-        with torch.no_grad():
-            shape = self.features.feature_map(torch.zeros(1, 3, *self.image_shape[1:])).shape[1:]
-        self.features.train()
-        return tuple(shape)
-
     def feature_map(self, x: Tensor) -> Tensor:
         """The backbone's map of x, grey images repeated to RGB: (B, C, H, W) -> (B, D, h, w)."""
         return self.features.feature_map(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
-
-    # ----- read and write ---------------------------------------------------------
-    def read_at(
-        self, x: Tensor, x_hat: Tensor, features: Tensor | None, params: Tensor
-    ) -> tuple[Tensor, GaussianWindow]:
-        """Read with attention from the raw window parameters (B, 5)."""
-        _, height, width = self.image_shape
-        window = place_window(params, height, width, self.read_n)
-        if features is None:
-            return GaussianAttention.glimpse(torch.cat([x, x_hat], dim=1), window).flatten(1), window
-        _, fh, fw = self.feature_shape
-        on_map = place_window(params, fh, fw, self.read_n, scale=max(fh, fw) / max(height, width))
-        glimpses = [GaussianAttention.glimpse(features, on_map), GaussianAttention.glimpse(x_hat, window)]
-        return torch.cat([g.flatten(1) for g in glimpses], dim=1), window
-
-    def write_at(self, content: Tensor, params: Tensor | None) -> tuple[Tensor, GaussianWindow | None]:
-        """Write: (B, C*N*N) patch contents (or the whole canvas without attention) -> (B, C, H, W)."""
-        if not self.attention:
-            return content.view(-1, *self.image_shape), None
-        channels, height, width = self.image_shape
-        window = place_window(params, height, width, self.write_n)
-        return GaussianAttention.paint(content.view(-1, channels, self.write_n, self.write_n), window), window
-
-    def read(
-        self, x: Tensor, x_hat: Tensor, h_dec: Tensor, features: Tensor | None = None
-    ) -> tuple[Tensor, GaussianWindow | None]:
-        """Eq. 27 (:func:`read`); a feature-map read places the same window on the map."""
-        if features is None:
-            return super().read(x, x_hat, h_dec)
-        return self.read_at(x, x_hat, features, self.reader.params(h_dec))
 
     def _states(self, batch: int, device, dtype) -> tuple[Tensor, ...]:
         return zero_states(batch, self.encoder.hidden_size, self.decoder.hidden_size, device, dtype)

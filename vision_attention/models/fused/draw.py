@@ -72,7 +72,7 @@ def step(model: nn.Module, x, features, canvas, c_enc, c_dec, enc_proj, dec_proj
     dec_hh, enc_in, _, read_params, _ = split(model, dec_proj, sizes)
     x_hat = x - torch.sigmoid(canvas)  # (B, C, H, W)
     if model.attention:
-        glimpse, read_window = model.read_at(x, x_hat, features, read_params)
+        glimpse, read_window = model._read_at(x, x_hat, features, read_params)
     else:
         glimpse, read_window = torch.cat([x.flatten(1), x_hat.flatten(1)], dim=1), None
     h_enc, c_enc = lstm_update(torch.addmm(enc_in + enc_proj[:, : 4 * enc], glimpse, enc_from_read), c_enc)
@@ -83,7 +83,7 @@ def step(model: nn.Module, x, features, canvas, c_enc, c_dec, enc_proj, dec_proj
     h_dec, c_dec = lstm_update(torch.addmm(dec_hh, z, dec_from_z), c_dec)
     dec_proj = torch.addmm(dec_b, h_dec, dec_w.t())
     _, _, content, _, write_params = split(model, dec_proj, sizes)
-    written, write_window = model.write_at(content, write_params)
+    written, write_window = model._write_at(content, write_params)
     canvas = canvas + written
     return canvas, c_enc, c_dec, enc_proj, dec_proj, (canvas, mu, log_sigma, z, read_window, write_window)
 
