@@ -85,3 +85,16 @@ def write_photo(path) -> None:
     scene = np.zeros((240, 320, 3), np.uint8)
     scene[:120], scene[120:], scene[100:170, 130:200] = (110, 160, 220), (60, 140, 50), (40, 30, 20)
     Image.fromarray(scene).save(path, quality=90)
+
+
+def refused_in_one_line(argv: list[str], capsys, *expected: str) -> str:
+    """Run ``vision-attention ARGV``: it must end with exit status 2 and one stderr line, no
+    traceback, holding each of ``expected``; returns that line."""
+    from vision_attention.cli import main
+
+    status = main(argv)
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, err
+    return err

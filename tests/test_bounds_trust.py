@@ -14,16 +14,7 @@ from PIL import Image
 from vision_attention.cli import main
 from vision_attention.inference import Drawer
 
-from .helpers import cli_with_4_gib_free
-
-
-def _one_line(argv, capsys, *expected) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, err
-    return err
+from .helpers import cli_with_4_gib_free, refused_in_one_line
 
 
 def test_a_photo_of_extreme_shape_makes_panels_of_bounded_size(tiny_captioner, tmp_path):
@@ -73,7 +64,9 @@ def test_an_aligndraw_caption_of_any_length_is_bounded_before_drawing(tmp_path, 
     GIF; 100k words through the API reached 5.4 GB, then an OverflowError."""
     words = " ".join(["the digit 7 is on the left of the digit 2"] * 2800)  # 30,800 words
     start = time.perf_counter()
-    _one_line(["draw", "--caption", words, "--out", str(tmp_path / "d.gif")], capsys, "30,800 words", "at most 32")
+    refused_in_one_line(
+        ["draw", "--caption", words, "--out", str(tmp_path / "d.gif")], capsys, "30,800 words", "at most 32"
+    )
     assert time.perf_counter() - start < 20 and not (tmp_path / "d.gif").exists()
     drawer = Drawer.from_pretrained("aligndraw-mnist-captions")
     with pytest.raises(ValueError, match="draws from short captions|at most 32"):
@@ -121,7 +114,7 @@ def test_plot_never_waits_on_a_fifo_named_metrics_csv(tmp_path):
 def test_plot_errors_are_one_line_naming_the_file(tmp_path, capsys, rows, expected):
     """Reported: a step of inf or a row longer than its header ended in tracebacks naming no file."""
     (tmp_path / "metrics.csv").write_text(rows)
-    _one_line(["plot", str(tmp_path / "metrics.csv"), "--out", str(tmp_path / "c.png")], capsys, expected)
+    refused_in_one_line(["plot", str(tmp_path / "metrics.csv"), "--out", str(tmp_path / "c.png")], capsys, expected)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +131,7 @@ def test_settings_out_of_range_are_one_line_before_any_work(tmp_path, capsys, ar
     """Reported: --frame-ms 100000000 was an OverflowError after drawing, --seed 2**70 a
     traceback, --device bogus a 27-line traceback after loading."""
     start = time.perf_counter()
-    _one_line([*argv, *(["--out", str(tmp_path / "d.gif")] if argv[0] == "draw" else [])], capsys, expected)
+    refused_in_one_line([*argv, *(["--out", str(tmp_path / "d.gif")] if argv[0] == "draw" else [])], capsys, expected)
     assert time.perf_counter() - start < 5 and not (tmp_path / "d.gif").exists()
 
 
@@ -147,7 +140,9 @@ def test_a_cuda_device_where_there_is_none_is_one_line_before_loading(capsys, tm
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    _one_line(["caption", "--device", "cuda", "x.jpg"], capsys, "--device cuda: no CUDA GPU is available here")
+    refused_in_one_line(
+        ["caption", "--device", "cuda", "x.jpg"], capsys, "--device cuda: no CUDA GPU is available here"
+    )
 
 
 def test_export_errors_name_their_argument(tiny_captioner, tmp_path, capsys):
@@ -155,11 +150,11 @@ def test_export_errors_name_their_argument(tiny_captioner, tmp_path, capsys):
     such checkpoint file" instead of that it is a model folder already."""
     checkpoint, _ = tiny_captioner
     (tmp_path / "card.bin").write_bytes(b"\xff\xfe\x00binary")
-    _one_line(
+    refused_in_one_line(
         ["export", str(checkpoint), str(tmp_path / "m"), "--card", str(tmp_path / "card.bin")],
         capsys,
         "--card",
         "not UTF-8",
     )
     assert main(["export", str(checkpoint), str(tmp_path / "m")]) == 0
-    _one_line(["export", str(tmp_path / "m"), str(tmp_path / "n")], capsys, "a model folder already")
+    refused_in_one_line(["export", str(tmp_path / "m"), str(tmp_path / "n")], capsys, "a model folder already")

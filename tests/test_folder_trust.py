@@ -18,14 +18,7 @@ from vision_attention.models import ShowAttendTell
 from vision_attention.models.backbones import Backbone
 from vision_attention.vocab import Vocabulary
 
-
-def _one_line(argv, capsys, *expected) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, err
-    return err
+from .helpers import refused_in_one_line
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_hub_weights_named_in_a_folder_are_refused_before_anything_is_fetched_or
     torch.save(_Marker(marker), cache / "resnet18-f37072fd.pth")  # unpickled, it writes the marker
     monkeypatch.setenv("TORCH_HOME", str(home))
     _edit(resnet_folder, lambda c: c["model_config"]["encoder"].update(weights="IMAGENET1K_V1"))
-    _one_line(
+    refused_in_one_line(
         ["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")],
         capsys,
         str(resnet_folder),
@@ -161,7 +154,9 @@ def test_a_config_of_the_wrong_shape_is_one_line(resnet_folder, tmp_path, capsys
     vocab_size and an unbounded image size ended in tracebacks (TypeError, AttributeError
     'encode', IndexError while decoding, a 4.7 GB allocation) or captioned a 1-pixel image."""
     _edit(resnet_folder, change)
-    _one_line(["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")], capsys, str(resnet_folder), expected)
+    refused_in_one_line(
+        ["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")], capsys, str(resnet_folder), expected
+    )
 
 
 def test_a_drawer_folder_labelled_a_captioner_is_one_line(tmp_path, capsys):
@@ -172,7 +167,7 @@ def test_a_drawer_folder_labelled_a_captioner_is_one_line(tmp_path, capsys):
     folder = tmp_path / "draw"
     shutil.copytree(pretrained.ROOT / "draw-bmnist", folder)
     _edit(folder, lambda c: c.update(kind="captioner", vocab=Vocabulary(["a"]).to_dict()))
-    _one_line(
+    refused_in_one_line(
         ["caption", "--model", str(folder), str(tmp_path / "x.jpg")],
         capsys,
         str(folder),
@@ -183,7 +178,7 @@ def test_a_drawer_folder_labelled_a_captioner_is_one_line(tmp_path, capsys):
 def test_a_config_nested_ten_thousand_deep_is_one_line(resnet_folder, tmp_path, capsys):
     text = (resnet_folder / CONFIG).read_text()
     (resnet_folder / CONFIG).write_text(text[:-2] + ', "deep": ' + "[" * 10000 + "]" * 10000 + "}\n")
-    _one_line(["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")], capsys, "nested too deep")
+    refused_in_one_line(["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")], capsys, "nested too deep")
 
 
 def test_a_checkpoint_whose_vocabulary_is_shorter_than_its_weights_is_one_line(tiny_captioner, tmp_path, capsys):
@@ -192,7 +187,7 @@ def test_a_checkpoint_whose_vocabulary_is_shorter_than_its_weights_is_one_line(t
     state = torch.load(checkpoint, weights_only=True)
     state["vision_attention"]["vocab"]["itos"] = state["vision_attention"]["vocab"]["itos"][:6]
     torch.save(state, tmp_path / "short.ckpt")
-    _one_line(
+    refused_in_one_line(
         ["caption", "--checkpoint", str(tmp_path / "short.ckpt"), str(photos[0])],
         capsys,
         "its vocabulary holds 6 words but its weights",
@@ -203,7 +198,7 @@ def test_a_sparse_100_gb_weights_file_is_refused_without_reading_it(resnet_folde
     """Reported: a 100 GB sparse model.safetensors was read whole: a bare MemoryError."""
     with open(resnet_folder / WEIGHTS, "r+b") as f:
         f.truncate(100 * 2**30)
-    _one_line(
+    refused_in_one_line(
         ["caption", "--model", str(resnet_folder), str(tmp_path / "x.jpg")],
         capsys,
         "its header declares",

@@ -16,14 +16,7 @@ from vision_attention import pretrained
 from vision_attention.cli import main
 from vision_attention.files.model_folders import CONFIG
 
-
-def _refused(argv, capsys, *expected) -> str:
-    status = main(argv)
-    err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1, err
-    for text in expected:
-        assert text in err, err
-    return err
+from .helpers import refused_in_one_line
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -39,7 +32,7 @@ def test_export_over_the_folder_holding_its_checkpoint_deletes_nothing(tiny_capt
     (folder / "model.ckpt").write_bytes(checkpoint.read_bytes())
     (folder / "notes.txt").write_text("mine")
     before = _snapshot(folder)
-    _refused(
+    refused_in_one_line(
         ["export", str(folder / "model.ckpt"), str(folder), "--overwrite"],
         capsys,
         "not only a model folder's files",
@@ -53,7 +46,7 @@ def test_export_replaces_a_model_folder_only_when_it_holds_nothing_else(tiny_cap
     assert main(["export", str(checkpoint), str(folder)]) == 0
     assert main(["export", str(checkpoint), str(folder), "--overwrite"]) == 0  # a model folder: replaced
     (folder / "extra.bin").write_bytes(b"x")
-    _refused(["export", str(checkpoint), str(folder), "--overwrite"], capsys, "holds extra.bin")
+    refused_in_one_line(["export", str(checkpoint), str(folder), "--overwrite"], capsys, "holds extra.bin")
     assert (folder / "extra.bin").exists() and (folder / CONFIG).exists()
 
 
@@ -80,7 +73,7 @@ def test_export_never_writes_into_the_shipped_models(tiny_captioner, capsys, shi
     shipped = pretrained.ROOT / "sat-soft-flickr8k"
     before = _snapshot(shipped)
     for target in (shipped, pretrained.ROOT / "new-model"):
-        _refused(["export", str(checkpoint), str(target), "--overwrite"], capsys, "shipped models")
+        refused_in_one_line(["export", str(checkpoint), str(target), "--overwrite"], capsys, "shipped models")
     assert _snapshot(shipped) == before and not (pretrained.ROOT / "new-model").exists()
 
 
@@ -93,7 +86,7 @@ def test_output_inside_the_model_folder_in_use_or_a_shipped_model_is_refused(
     folder = tmp_path / "model"
     assert main(["export", str(checkpoint), str(folder)]) == 0
     before = _snapshot(folder)
-    _refused(
+    refused_in_one_line(
         ["caption", "--model", str(folder), "--output", str(folder / CONFIG), "--overwrite", str(photos[0])],
         capsys,
         "inside the model folder",
@@ -101,7 +94,7 @@ def test_output_inside_the_model_folder_in_use_or_a_shipped_model_is_refused(
     assert _snapshot(folder) == before
     shipped = pretrained.ROOT / "sat-soft-flickr8k" / CONFIG
     data = shipped.read_bytes()
-    _refused(["caption", "--output", str(shipped), "--overwrite", str(photos[0])], capsys, "shipped models")
+    refused_in_one_line(["caption", "--output", str(shipped), "--overwrite", str(photos[0])], capsys, "shipped models")
     assert shipped.read_bytes() == data
 
 
@@ -176,7 +169,7 @@ def test_an_output_folder_that_takes_no_file_is_found_before_any_photo_is_captio
     try:
         if os.access(locked, os.W_OK):
             pytest.skip("this user writes into read-only folders (root): the read-only disk case is below")
-        err = _refused(
+        err = refused_in_one_line(
             ["caption", "--checkpoint", str(checkpoint), "--output", str(locked / "out.json"), str(photos[0])],
             capsys,
             f"cannot write in {locked}",
@@ -193,7 +186,7 @@ def test_an_output_on_a_read_only_disk_is_found_before_any_photo_is_captioned(ti
     mount = tmp_path / "disk"
     with small_filesystem(mount, "256k"):
         remount_read_only(mount)
-        err = _refused(
+        err = refused_in_one_line(
             ["caption", "--checkpoint", str(checkpoint), "--output", str(mount / "out.json"), str(photos[0])],
             capsys,
             f"cannot write in {mount}",
