@@ -7,7 +7,7 @@
   checkout), the only place a model's sizes are written: :func:`get_model` builds a recipe's
   model by name from its YAML's model section, :func:`list_models` names them. A new YAML in that
   folder is a new name, with nothing else to write.
-- Shipped weights hang off the recipe that made them (``sat_soft_flickr8k.seed1``):
+- Shipped weights hang off the recipe that made them (``sat_soft_flickr8k_lite2_scst.seed0``):
   ``list_models(pretrained=True)`` names them, :func:`vision_attention.pretrained.get_weights`
   gives each one's files and figures.
 """
@@ -93,7 +93,7 @@ def _build(spec: Any, overrides: dict, used: set[str]) -> Any:
 def get_model(name: str, **overrides: Any) -> nn.Module:
     """The model of recipe ``name``, untrained: ``get_model("sat_soft_shapes", vocab_size=V)``;
     ``weights=None`` builds a pretrained backbone without its weights file. A shipped model's name
-    (``sat_soft_flickr8k.seed1``) gives its recipe's model; load its weights with the inference
+    (``sat_soft_flickr8k_lite2_scst.seed0``) gives its recipe's model; load its weights with the inference
     classes' ``from_pretrained``."""
     return instantiate(recipe(name.split(".", 1)[0])["model"]["init_args"]["model"], **overrides)
 

@@ -2,8 +2,8 @@
 as torchvision's weights enums and timm's ``model.tag`` names hold theirs. Nothing is downloaded
 to use them.
 
-Each is named ``<recipe>.<tag>`` (``sat_soft_flickr8k.seed1``: :mod:`vision_attention.recipes`'s
-``sat_soft_flickr8k.yaml``, seed 1), and keeps the name it first shipped under
+Each is named ``<recipe>.<tag>`` (``sat_soft_flickr8k_lite2_scst.seed0``: :mod:`vision_attention.recipes`'s
+``sat_soft_flickr8k_lite2_scst.yaml``, seed 0), and keeps the name it first shipped under
 (``sat-soft-flickr8k``), which is its folder's. A folder beside this file holds it in the Hugging
 Face layout (:mod:`vision_attention.files.model_folders`): ``model.safetensors``, ``config.json``
 (constructor arguments, vocabulary, preprocessing and the measured figures, ``meta``) and the
@@ -13,8 +13,8 @@ reproduces the weights).
     >>> from vision_attention.models import list_models
     >>> from vision_attention.pretrained import get_weights
     >>> list_models(pretrained=True)
-    ['aligndraw_mnist_captions_cpu.seed0', 'draw_bmnist.seed0', 'sat_soft_flickr8k.seed1']
-    >>> weights = get_weights("sat-soft-flickr8k")          # or "sat_soft_flickr8k.seed1"
+    ['aligndraw_mnist_captions_cpu.seed0', 'draw_bmnist.seed0', 'sat_soft_flickr8k_lite2_scst.seed0']
+    >>> weights = get_weights("sat-soft-flickr8k")          # or "sat_soft_flickr8k_lite2_scst.seed0"
     >>> weights.recipe, weights.meta["dev"]["beam_size"], weights.transforms()
 
 Load one with ``Captioner.from_pretrained(name)`` or ``Drawer.from_pretrained(name)``.
@@ -89,7 +89,7 @@ class Weights:
 WEIGHTS = {
     w.name: w
     for w in (
-        Weights("sat_soft_flickr8k.seed1", Kind.CAPTIONER, "sat-soft-flickr8k"),
+        Weights("sat_soft_flickr8k_lite2_scst.seed0", Kind.CAPTIONER, "sat-soft-flickr8k"),
         Weights("draw_bmnist.seed0", Kind.DRAWER, "draw-bmnist"),
         Weights("aligndraw_mnist_captions_cpu.seed0", Kind.ALIGNDRAWER, "aligndraw-mnist-captions"),
     )
