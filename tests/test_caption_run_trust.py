@@ -41,8 +41,14 @@ def many(tiny_captioner, tmp_path_factory):
 
 def _interrupt(argv: list, signum: int, after: int = 40) -> subprocess.CompletedProcess:
     """Run the CLI and send ``signum`` once its progress bar has passed ``after`` photos."""
+    # The CLI as a foreground command gets Ctrl-C: a test run started in the background (`make
+    # test &`) has SIGINT ignored, which a plain `python -m` child would inherit and keep.
+    foreground = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'vision-attention'; runpy.run_module('vision_attention.cli', run_name='__main__')"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "vision_attention.cli", *map(str, argv)],
+        [sys.executable, "-c", foreground, *map(str, argv)],
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
